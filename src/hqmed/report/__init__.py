@@ -1,0 +1,1 @@
+"""hqmed.report."""
