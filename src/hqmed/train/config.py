@@ -1,0 +1,302 @@
+"""Experiment configuration: one YAML file, validated once, with dotted command-line overrides.
+
+A config names the model, the data source, balancing, augmentation, optimiser, batch size, epochs,
+seed and protocol. Every section rejects unknown keys (``extra="forbid"``), so a typo is an error,
+not a silently ignored setting. Errors are :class:`hqmed.errors.ConfigError` and name the file, the
+dotted key, what was expected and what was got::
+
+    cfg = load_config("configs/examples/pneumonia-cv.yaml", ["optim.lr=3e-4", "epochs=2"])
+    text = dump_config(cfg)          # the resolved config, written to run_dir/config.yaml
+
+Minimal YAML::
+
+    name: pneumonia-lcnet
+    model: {name: lcnet_050_tanh4}
+    data: {source: medmnist, params: {flag: pneumoniamnist, root: medmnist}}
+    protocol: {kind: cv, folds: 5}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hqmed.errors import ConfigError
+
+__all__ = [
+    "AugmentationConfig",
+    "BalancingConfig",
+    "DataConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "ProtocolConfig",
+    "QuanvolutionConfig",
+    "SelectionConfig",
+    "apply_overrides",
+    "dump_config",
+    "load_config",
+    "parse_config",
+]
+
+
+class _Section(BaseModel):
+    """Base of every section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    """Which network to build through ``hqmed.models.create_model``."""
+
+    name: str  # registry name, e.g. "lcnet_050_tanh4", "hq_lcnet_050", "hq_litespinenet"
+    drop_rate: float = Field(0.0, ge=0.0, lt=1.0)  # dropout probability before the classifier
+    # Extra keyword arguments for create_model, e.g. quantum_block: closed_form, bridge: linear,
+    # head: gap, stride_list: [1, 2, 2, 1, 2, 1], multi_backbone: true.
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuanvolutionConfig(_Section):
+    """Quantum input channels ("QC5"): the image plus 4 quanvolution channels (hqmed.data.quanvolution)."""
+
+    enabled: bool = False
+    stride: Literal[1, 2] = 1  # px step of the 2x2 patch window
+    rotation: Literal["X", "Y"] = "Y"  # encoding gate of pi * pixel
+    random_layers: int = Field(0, ge=0)  # RandomLayers after the encoding (0 = none)
+    seed: int = 0  # seed of the random circuit
+    cache_dir: str | None = None  # on-disk cache of computed channels (None = library default)
+
+
+class DataConfig(_Section):
+    """The data source (``hqmed.data.load_source(source, **params)``) and how it is prepared."""
+
+    source: str  # "medmnist" | "cifar10" | "vindr" | "phantoms" | "folder" | "yolo"
+    params: dict[str, Any] = Field(default_factory=dict)  # keyword arguments of load_source
+    # Folder that relative ``params.root`` paths are resolved against (CLI: --data-root).
+    # None = relative to the current working directory.
+    data_root: str | None = None
+    image_size: int | None = Field(None, ge=8)  # px, square resize of every split (None = as loaded)
+    channels: Literal[1, 3] | None = None  # 3: grey -> RGB by repetition; 1: RGB -> grey; None: keep
+    quanvolution: QuanvolutionConfig = Field(default_factory=QuanvolutionConfig)
+    # Which of the source's splits play which role ("all" when the source has no official split).
+    train_split: str = "train"
+    val_split: str | None = "val"
+    test_split: str | None = "test"
+    # Quick runs: keep at most this many images per split (stratified, seeded subsample).
+    max_samples: int | None = Field(None, ge=2)
+
+
+class BalancingConfig(_Section):
+    """Class balancing, applied to the training portion only (per fold in CV)."""
+
+    method: Literal["none", "smote", "weighted_sampler", "weighted_loss"] = "none"
+    target_per_class: int | None = Field(None, ge=1)  # images per class after SMOTE (paper: 3,400)
+
+    @model_validator(mode="after")
+    def _smote_needs_target(self) -> BalancingConfig:
+        if self.method != "smote" and self.target_per_class is not None:
+            raise ValueError(
+                f"target_per_class is only used with method 'smote'; got method '{self.method}'"
+            )
+        return self
+
+
+class AugmentationConfig(_Section):
+    """Training-time augmentation (``hqmed.data.transforms.Augmentation``); off unless enabled."""
+
+    enabled: bool = False
+    hflip: float = Field(0.5, ge=0.0, le=1.0)  # probability of a horizontal flip
+    vflip: float = Field(0.0, ge=0.0, le=1.0)  # probability of a vertical flip
+    crop_scale: float = Field(1.0, gt=0.0, le=1.0)  # random crop of this fraction of the side, resized back
+    brightness: float = Field(0.0, ge=0.0)  # additive jitter, uniform in [-b, b] (intensity units)
+    contrast: float = Field(0.0, ge=0.0)  # multiplicative jitter, uniform in [1 - c, 1 + c]
+    opacity: float = Field(0.0, ge=0.0, le=1.0)  # blend towards the image mean by up to this fraction
+
+
+class OptimConfig(_Section):
+    """Optimiser and learning-rate schedule (stepped once per epoch)."""
+
+    name: Literal["adam", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0.0)  # initial learning rate
+    weight_decay: float = Field(0.0, ge=0.0)  # L2 penalty
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)  # SGD only
+    schedule: Literal["none", "cosine", "step"] = "none"
+    step_size: int = Field(10, ge=1)  # epochs between decays ("step")
+    gamma: float = Field(0.1, gt=0.0, le=1.0)  # decay factor ("step")
+    min_lr: float = Field(0.0, ge=0.0)  # floor of the cosine schedule
+
+
+class ProtocolConfig(_Section):
+    """Holdout (train/val/test) or K-fold cross-validation with out-of-fold predictions."""
+
+    kind: Literal["holdout", "cv"] = "holdout"
+    # holdout: use the source's official train/val/test splits when it has them; otherwise (or
+    # when False) split the pooled data with these fractions (stratified, group-aware).
+    use_official_splits: bool = True
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    # cv: folds over the pooled train (+ val) splits; the official test split stays untouched.
+    folds: int = Field(5, ge=2)
+    stratified: bool = True
+    group_aware: bool = True  # keep each meta.group (patient/study) on one side of every split
+    cv_include_val: bool = True  # pool the source's val split into the CV data
+    evaluate_test: bool = True  # predict the test split with every fold's best model
+
+    @model_validator(mode="after")
+    def _fractions(self) -> ProtocolConfig:
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                "val_fraction + test_fraction must be < 1; "
+                f"got {self.val_fraction} + {self.test_fraction}"
+            )
+        return self
+
+
+class SelectionConfig(_Section):
+    """Best-epoch selection on the validation data, and optional early stopping."""
+
+    metric: Literal["val_loss", "val_acc", "val_auc"] = "val_loss"  # min for loss, max otherwise
+    patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping; None = never
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment: everything that ``hqmed.train.runner.run_experiment`` needs."""
+
+    name: str = "experiment"
+    model: ModelConfig
+    data: DataConfig
+    balancing: BalancingConfig = Field(default_factory=BalancingConfig)
+    augmentation: AugmentationConfig = Field(default_factory=AugmentationConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    batch_size: int = Field(32, ge=1)  # images per optimiser step
+    eval_batch_size: int = Field(256, ge=1)  # images per forward pass in evaluation
+    epochs: int = Field(10, ge=1)
+    seed: int = Field(42, ge=0)  # seeds weights, shuffling, augmentation, splits and SMOTE
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    device: str = "auto"  # "auto" (CUDA, then MPS, else CPU) or a torch device string
+    num_threads: int | None = Field(None, ge=1)  # torch CPU threads (None = torch default)
+    tensorboard: bool = False  # also write TensorBoard event files (needs the tensorboard package)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading, overrides, error messages
+
+
+def _describe_expected(err: dict) -> str:
+    """A short 'expected ...' phrase for one pydantic error."""
+    ctx = err.get("ctx") or {}
+    kind = err.get("type", "")
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected', '')}"
+    bounds = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}",
+              "less_than": "< {lt}", "less_than_equal": "<= {le}"}
+    if kind in bounds:
+        return "a number " + bounds[kind].format(**{k: ctx.get(k) for k in ("gt", "ge", "lt", "le")})
+    return err.get("msg", "a valid value").removeprefix("Input should be ").removeprefix("Value error, ")
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """Field names of the section at ``loc`` (for 'unknown key' messages)."""
+    model: Any = ExperimentConfig
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            break
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return []
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"])
+        key = ".".join(str(p) for p in loc) or "<top level>"
+        got = err.get("input")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            lines.append(f"{source}: unknown key '{key}'; expected one of {allowed}")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: key '{key}' is required; got nothing")
+        elif err["type"] == "value_error":
+            lines.append(f"{source}: key '{key}': {_describe_expected(err)}")
+        else:
+            lines.append(f"{source}: key '{key}': expected {_describe_expected(err)}; got {got!r}")
+    return "\n".join(lines)
+
+
+def _parse_value(text: str) -> Any:
+    """A CLI override value: YAML scalars/lists ("3e-4", "true", "[1, 2]", "null") or a string."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    """Return a copy of ``raw`` with each ``"a.b.c=value"`` set (value parsed as YAML)."""
+    out = _deepcopy(raw)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}': expected KEY=VALUE (e.g. optim.lr=1e-4); got no '='")
+        key, text = item.split("=", 1)
+        parts = [p for p in key.strip().split(".")]
+        if not all(parts):
+            raise ConfigError(f"override '{item}': expected a dotted key like optim.lr; got '{key}'")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                prefix = ".".join(parts[: i + 1])
+                raise ConfigError(
+                    f"override '{item}': expected '{prefix}' to be a section; got {child!r}"
+                )
+            node = child
+        node[parts[-1]] = _parse_value(text)
+    return out
+
+
+def _deepcopy(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _deepcopy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deepcopy(v) for v in obj]
+    return obj
+
+
+def parse_config(raw: Any, overrides: list[str] | None = None, source: str = "<config>") -> ExperimentConfig:
+    """Validate a config given as a dict (e.g. one entry of a study file)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of config keys; got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides)
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read, override and validate a YAML experiment config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path}: expected an existing YAML file; got no such file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: expected valid YAML; got {exc}") from None
+    return parse_config(raw if raw is not None else {}, overrides, source=str(path))
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    """The resolved config (every default filled in) as YAML; ``load_config`` reads it back."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
