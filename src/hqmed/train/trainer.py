@@ -1,0 +1,291 @@
+"""A small, deterministic, resumable training loop for one fold.
+
+What it guarantees:
+
+- **Deterministic on CPU.** Weights are initialised by the caller after seeding; shuffling, weighted
+  sampling and augmentation draw from one ``torch.Generator``; dropout draws from torch's global
+  RNG. Both are seeded at the start of :meth:`Trainer.fit` from ``(seed, fold)``, so the same config
+  gives the same weights and metrics bit for bit.
+- **Resumable, bit-identically.** After every epoch the model, the optimiser and every RNG state
+  (Python, NumPy, torch, the generator, CUDA) go into one atomically written checkpoint
+  (:mod:`hqmed.train.checkpoint`). A resumed fit restores them and continues with the next epoch;
+  the learning rate is a pure function of the epoch number. An interrupted-then-resumed run therefore
+  ends with exactly the weights and metrics of an uninterrupted one (``tests/train/test_resume.py``).
+- **Best-epoch selection** on the validation data (``selection.metric``: val_loss is minimised,
+  val_acc / val_auc maximised; ties keep the earlier epoch), optional early stopping
+  (``selection.patience``), and the best weights restored at the end for predictions.
+
+Data are NumPy arrays ``x`` (N, C, H, W) float32 in [0, 1] and ``y`` (N,) int64; a batch is augmented
+(on CPU, with the generator), normalised, then moved to the device. A final training batch of a
+single image is skipped (BatchNorm cannot train on one sample).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from hqmed.train.config import ExperimentConfig, OptimConfig
+from hqmed.train.logging import EpochLogger
+from hqmed.utils.runtime import auto_device
+
+__all__ = ["FitResult", "Trainer", "build_optimizer", "fold_seed", "lr_at", "quick_auc"]
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def fold_seed(seed: int, fold: int, stream: int = 0) -> int:
+    """A distinct, reproducible 63-bit seed per (experiment seed, fold, stream)."""
+    return (seed * 1_000_003 + fold * 7_919 + stream * 104_729) % (2**63 - 1)
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def lr_at(epoch: int, cfg: OptimConfig, epochs: int) -> float:
+    """Learning rate of 0-based ``epoch`` (a pure function, so resuming needs no scheduler state)."""
+    if cfg.schedule == "cosine":
+        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    if cfg.schedule == "step":
+        return cfg.lr * cfg.gamma ** (epoch // cfg.step_size)
+    return cfg.lr
+
+
+def quick_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Per-epoch AUROC: binary, or macro one-vs-rest over the classes present; NaN if undefined."""
+    from sklearn.metrics import roc_auc_score
+
+    y_true = np.asarray(y_true)
+    present = np.unique(y_true)
+    if present.size < 2:
+        return float("nan")
+    if y_score.shape[1] == 2:
+        return float(roc_auc_score(y_true, y_score[:, 1]))
+    aucs = [roc_auc_score(y_true == k, y_score[:, k]) for k in present]
+    return float(np.mean(aucs))
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return sys.stderr.isatty() and not os.environ.get("HQMED_NO_PROGRESS")
+
+
+@dataclass
+class FitResult:
+    """Outcome of :meth:`Trainer.fit`: the history (one dict per epoch) and the chosen epoch."""
+
+    history: list[dict]
+    best_epoch: int  # 1-based
+    best_value: float  # selection metric at best_epoch
+    stopped_early: bool
+
+
+class Trainer:
+    """Train one model on one fold, checkpointing into ``ckpt_dir`` after every epoch.
+
+    Args:
+        model: the network (already seeded and built), logits (B, K).
+        cfg: the experiment config (optim, epochs, batch sizes, seed, selection, device, tensorboard).
+        ckpt_dir: folder for ``last.safetensors``/``last.json``/``best.safetensors``.
+        fold: fold number (seeds and log rows).
+        class_weights: (K,) cross-entropy weights for the training loss (None = unweighted).
+        sample_weights: (N_train,) sampling weights -> sampling with replacement (None = shuffle).
+        augment: ``f(x, generator) -> x`` on a CPU batch in [0, 1] (training only).
+        normalize: ``f(x) -> x`` applied to every batch before the model (train stats only).
+        log_dir: where ``log.jsonl``/``history.csv`` go (default: ``ckpt_dir``'s parent).
+        callbacks: ``f(row)`` called after each epoch's checkpoint is on disk.
+        progress: show a tqdm bar (None = only when stderr is a terminal).
+    """
+
+    def __init__(self, model: nn.Module, cfg: ExperimentConfig, ckpt_dir: str | Path, *,
+                 fold: int = 0, class_weights: np.ndarray | None = None,
+                 sample_weights: np.ndarray | None = None, augment: Augment | None = None,
+                 normalize: Transform | None = None, log_dir: str | Path | None = None,
+                 callbacks: Sequence[Callable[[dict], None]] = (), progress: bool | None = None):
+        self.cfg = cfg
+        self.device = auto_device(cfg.device)
+        self.model = model.to(self.device)
+        self.ckpt_dir = Path(ckpt_dir)
+        self.fold = fold
+        self.class_weights = None if class_weights is None else torch.as_tensor(
+            np.asarray(class_weights), dtype=torch.float32, device=self.device)
+        self.sample_weights = None if sample_weights is None else torch.as_tensor(
+            np.asarray(sample_weights), dtype=torch.float64)
+        self.augment = augment
+        self.normalize = normalize
+        self.log_dir = Path(log_dir) if log_dir is not None else self.ckpt_dir.parent
+        self.callbacks = list(callbacks)
+        self.progress = _progress_enabled(progress)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _batch(self, x: np.ndarray, idx: np.ndarray, generator: torch.Generator | None) -> torch.Tensor:
+        xb = torch.from_numpy(np.ascontiguousarray(x[idx], dtype=np.float32))
+        if generator is not None and self.augment is not None:
+            xb = self.augment(xb, generator)
+        if self.normalize is not None:
+            xb = self.normalize(xb)
+        return xb.to(self.device)
+
+    @torch.no_grad()
+    def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities (N, K) float64 of the current weights, in eval mode."""
+        self.model.eval()
+        bs = batch_size or self.cfg.eval_batch_size
+        out = []
+        for start in range(0, len(x), bs):
+            idx = np.arange(start, min(start + bs, len(x)))
+            logits = self.model(self._batch(x, idx, None))
+            out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
+        if not out:
+            raise ValueError("predict_proba: expected at least one image; got 0")
+        return np.concatenate(out)
+
+    def _better(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        if math.isnan(value):
+            return False
+        if math.isnan(best):
+            return True
+        return value < best if self.cfg.selection.metric == "val_loss" else value > best
+
+    def _train_epoch(self, x: np.ndarray, y: np.ndarray, optimizer: torch.optim.Optimizer,
+                     generator: torch.Generator, bar) -> tuple[float, float]:
+        self.model.train()
+        n = len(x)
+        if self.sample_weights is not None:
+            order = torch.multinomial(self.sample_weights, n, replacement=True, generator=generator)
+        else:
+            order = torch.randperm(n, generator=generator)
+        order = order.numpy()
+        bs = self.cfg.batch_size
+        total_loss, correct, seen = 0.0, 0, 0
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            if len(idx) == 1 and n > 1:  # BatchNorm cannot train on a single image
+                if bar is not None:
+                    bar.update(1)
+                continue
+            xb = self._batch(x, idx, generator)
+            yb = torch.from_numpy(y[idx]).to(self.device)
+            optimizer.zero_grad(set_to_none=True)
+            logits = self.model(xb)
+            loss = F.cross_entropy(logits, yb, weight=self.class_weights)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * len(idx)
+            correct += int((logits.detach().argmax(1) == yb).sum())
+            seen += len(idx)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
+        return total_loss / max(seen, 1), correct / max(seen, 1)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+        """(loss, accuracy, AUROC, probabilities) of the current weights; unweighted loss."""
+        prob = self.predict_proba(x)
+        p = np.clip(prob[np.arange(len(y)), y], 1e-12, None)
+        loss = float(-np.log(p).mean())
+        acc = float((prob.argmax(1) == y).mean())
+        return loss, acc, quick_auc(y, prob), prob
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+            resume: bool = True) -> FitResult:
+        """Train for ``cfg.epochs`` (or until early stopping), resuming from ``ckpt_dir`` if allowed.
+
+        On return the model holds the best epoch's weights.
+        """
+        cfg = self.cfg
+        y_train = np.asarray(y_train, dtype=np.int64)
+        y_val = np.asarray(y_val, dtype=np.int64)
+        if self.sample_weights is not None and len(self.sample_weights) != len(x_train):
+            raise ValueError(f"sample_weights: expected {len(x_train)} values; got {len(self.sample_weights)}")
+        generator = torch.Generator().manual_seed(fold_seed(cfg.seed, self.fold, 1))
+        torch.manual_seed(fold_seed(cfg.seed, self.fold, 2))  # dropout and other global draws
+        optimizer = build_optimizer(self.model, cfg.optim)
+
+        state = load_checkpoint(self.ckpt_dir, self.model, optimizer, generator) if resume else None
+        if state is None:
+            state = {"epoch": 0, "history": [], "best_epoch": 0, "best_value": None,
+                     "since_best": 0, "finished": False, "n_train": len(x_train), "n_val": len(x_val)}
+        elif state.get("n_train") != len(x_train) or state.get("n_val") != len(x_val):
+            raise ValueError(
+                f"checkpoint {self.ckpt_dir}: expected a checkpoint for {len(x_train)} training and "
+                f"{len(x_val)} validation images; got one for {state.get('n_train')} and "
+                f"{state.get('n_val')} (the data changed: start again with --no-resume)")
+        else:
+            log.info("fold %d: resuming after epoch %d", self.fold, state["epoch"])
+
+        logger = EpochLogger(self.log_dir, tensorboard=cfg.tensorboard)
+        n_batches = math.ceil(len(x_train) / cfg.batch_size)
+        bar = None
+        if self.progress and not state["finished"]:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.epochs * n_batches, initial=state["epoch"] * n_batches,
+                       desc=f"fold {self.fold}", unit="batch", leave=False, dynamic_ncols=True)
+        try:
+            while not state["finished"] and state["epoch"] < cfg.epochs:
+                epoch = state["epoch"]  # 0-based epoch about to run
+                lr = lr_at(epoch, cfg.optim, cfg.epochs)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                t0 = time.perf_counter()
+                train_loss, train_acc = self._train_epoch(x_train, y_train, optimizer, generator, bar)
+                val_loss, val_acc, val_auc, _ = self.evaluate(x_val, y_val)
+                row = {"fold": self.fold, "epoch": epoch + 1, "train_loss": train_loss,
+                       "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
+                       "val_auc": val_auc, "lr": lr, "seconds": time.perf_counter() - t0}
+                state["history"].append(row)
+                value = row[cfg.selection.metric]
+                if self._better(value, state["best_value"]):
+                    state["best_value"], state["best_epoch"], state["since_best"] = value, epoch + 1, 0
+                    save_weights(self.ckpt_dir / "best.safetensors", self.model.state_dict(),
+                                 {"epoch": epoch + 1, "metric": cfg.selection.metric, "value": value})
+                else:
+                    state["since_best"] += 1
+                state["epoch"] = epoch + 1
+                patience = cfg.selection.patience
+                stopped = patience is not None and state["since_best"] >= patience
+                state["finished"] = stopped or state["epoch"] >= cfg.epochs
+                state["stopped_early"] = stopped and state["epoch"] < cfg.epochs
+                save_checkpoint(self.ckpt_dir, self.model, optimizer, state, generator)
+                logger.write(state["history"])
+                if bar is not None:
+                    bar.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
+                for callback in self.callbacks:
+                    callback(row)
+        finally:
+            if bar is not None:
+                bar.close()
+            logger.close()
+
+        if state["best_epoch"] > 0:
+            self.model.train()  # leave eval mode first so eval-mode caches (circuit unitaries) reset
+            self.model.load_state_dict(load_weights(self.ckpt_dir / "best.safetensors", self.device))
+        return FitResult(history=state["history"], best_epoch=state["best_epoch"],
+                         best_value=float("nan") if state["best_value"] is None else state["best_value"],
+                         stopped_early=bool(state.get("stopped_early", False)))
