@@ -1,0 +1,135 @@
+"""Read one DICOM radiograph into a float image in [0, 1] (pydicom).
+
+Display pipeline (DICOM PS3.3 C.11), in order:
+
+1. stored values -> **modality LUT** (Rescale Slope / Intercept, or a Modality LUT Sequence);
+2. **VOI**: a VOI LUT Sequence if present (output scaled by the LUT's own range), else the first
+   Window Center / Width with its VOI LUT Function (LINEAR, LINEAR_EXACT or SIGMOID), which maps
+   straight to [0, 1]; with neither, the image is min-max normalised (any bit depth, 8 to 16 bits);
+3. **MONOCHROME1** (white = low values) is inverted, so bone is bright in every output.
+
+Colour DICOMs (Samples per Pixel = 3) are scaled by their bit depth. Multi-frame files are refused.
+Truncated or corrupt files and non-DICOM files raise :class:`~hqmed.errors.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hqmed.errors import DataError
+
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+
+
+def is_dicom(path: str | os.PathLike) -> bool:
+    """True for a ``.dcm``/``.dicom``/``.dic`` suffix or a file with the ``DICM`` magic at byte 128."""
+    path = Path(path)
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return True
+    if path.suffix:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _first(value) -> float:
+    """First value of a possibly multi-valued DICOM number."""
+    try:
+        return float(value[0])
+    except (TypeError, IndexError):
+        return float(value)
+
+
+def window(arr: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
+    """Apply a DICOM VOI window (PS3.3 C.11.2.1.2) and return values in [0, 1]."""
+    function = (function or "LINEAR").strip().upper()
+    if function == "SIGMOID":
+        return (1.0 / (1.0 + np.exp(-4.0 * (arr - center) / width))).astype(np.float32)
+    if function == "LINEAR_EXACT":
+        out = (arr - center) / width + 0.5
+    else:  # LINEAR
+        if width < 1:
+            raise DataError(f"expected Window Width >= 1 for LINEAR windowing; got {width}")
+        out = (arr - (center - 0.5)) / (width - 1.0) + 0.5
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
+    """pydicom Dataset -> (H, W) or (H, W, 3) float32 in [0, 1] (see module doc)."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        raw = ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for truncated / odd pixel data
+        raise DataError(f"{where}: expected decodable pixel data; got {type(exc).__name__}: {exc}") from exc
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    if frames > 1:
+        raise DataError(f"{where}: expected a single-frame 2-D image; got {frames} frames, shape {raw.shape}")
+    if spp == 3:
+        if raw.ndim != 3 or raw.shape[-1] != 3:
+            raise DataError(f"{where}: expected (H, W, 3) colour pixels; got shape {raw.shape}")
+        bits = int(getattr(ds, "BitsStored", 8) or 8)
+        return np.clip(raw.astype(np.float32) / float(2**bits - 1), 0.0, 1.0)
+    if raw.ndim != 2:
+        raise DataError(f"{where}: expected a 2-D gray image; got pixel array shape {raw.shape}")
+
+    arr = np.asarray(apply_modality_lut(raw, ds), dtype=np.float64)
+    if "VOILUTSequence" in ds and len(ds.VOILUTSequence):
+        item = ds.VOILUTSequence[0]
+        # LUT entries are indexed by integer modality values
+        arr = np.asarray(apply_voi_lut(np.rint(arr).astype(np.int64), ds, index=0, prefer_lut=True),
+                         dtype=np.float64)
+        lut = np.asarray(item.LUTData, dtype=np.float64)
+        lo, hi = float(lut.min()), float(lut.max())
+        out = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+    elif "WindowCenter" in ds and "WindowWidth" in ds:
+        out = window(arr, _first(ds.WindowCenter), _first(ds.WindowWidth),
+                     str(getattr(ds, "VOILUTFunction", "LINEAR") or "LINEAR"))
+    else:
+        lo, hi = float(arr.min()), float(arr.max())
+        out = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+    out = np.clip(out, 0.0, 1.0).astype(np.float32)
+    if str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2")).strip().upper() == "MONOCHROME1":
+        out = 1.0 - out
+    return out
+
+
+def read_dicom(path: str | os.PathLike) -> np.ndarray:
+    """Read a DICOM file -> (H, W) (or (H, W, 3) for colour) float32 in [0, 1].
+
+    Raises DataError naming ``path`` for a missing, non-DICOM, truncated or undecodable file.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    path = Path(path)
+    try:
+        ds = pydicom.dcmread(path)
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: expected a DICOM file; got no such file") from exc
+    except InvalidDicomError as exc:
+        raise DataError(f"{path}: expected a DICOM file (with 'DICM' preamble); got a non-DICOM file ({exc})") from exc
+    except Exception as exc:  # truncated headers raise EOFError, struct.error, ValueError, ...
+        raise DataError(f"{path}: expected a readable DICOM file; got {type(exc).__name__}: {exc}") from exc
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise DataError(f"{path}: expected a DICOM image with Pixel Data; got a DICOM without pixel data")
+    return dicom_to_float(ds, str(path))
+
+
+def dicom_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """(rows, columns) from the header only (no pixel decoding)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        return int(ds.Rows), int(ds.Columns)
+    except Exception as exc:
+        raise DataError(f"{path}: expected a DICOM header with Rows/Columns; got {type(exc).__name__}: {exc}") from exc
