@@ -1,0 +1,144 @@
+"""``hqmed cost MODEL``: the LiteSpineNet paper's Table 8 for a registered model.
+
+    hqmed cost litespinenet
+    hqmed cost hq_litespinenet --n-train-samples 27320 --json
+    hqmed cost hq_lcnet_050 --input-size 28 28 --in-chans 3 --num-classes 2 \
+        -o "stride_list=[1,1,2,2,2]" --batch-size 64
+
+Timings are measured on this machine (median over repeats); the QPU column is an estimate from
+stated gate times and shots (see docs/eval.md), not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import yaml
+
+from hqmed.errors import ConfigError
+
+HELP = "parameters, FLOPs, latency, training time, memory and quantum resources of a model (Table 8)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="registered model name (see `hqmed models`)")
+    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="input height and width (default: the model's default_cfg)")
+    parser.add_argument("--in-chans", type=int, default=3, help="input channels (default 3)")
+    parser.add_argument("--num-classes", type=int, default=None,
+                        help="number of classes (default: the model's default_cfg)")
+    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="model option as YAML, e.g. -o bridge=linear -o stride_list=[1,1,2,2,2]")
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size (default 32)")
+    parser.add_argument("--repeats", type=int, default=20,
+                        help="timed repeats for inference latency (default 20)")
+    parser.add_argument("--train-repeats", type=int, default=5,
+                        help="timed repeats of the training step (default 5)")
+    parser.add_argument("--n-train-samples", type=int, default=None,
+                        help="training-set size, to turn the step time into an epoch time")
+    parser.add_argument("--no-timing", action="store_true",
+                        help="skip latency and training-step timings (counts only)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
+    parser.add_argument("--shots", type=int, default=1000, help="QPU estimate: shots per circuit")
+    parser.add_argument("--gate-1q-ns", type=float, default=50.0, help="QPU estimate: 1-qubit gate")
+    parser.add_argument("--gate-2q-ns", type=float, default=300.0, help="QPU estimate: 2-qubit gate")
+    parser.add_argument("--readout-ns", type=float, default=1000.0, help="QPU estimate: readout")
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def _options(items: list[str]) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option: expected KEY=VALUE; got {item!r}")
+        opts[key.strip()] = yaml.safe_load(value)
+    return opts
+
+
+def _fmt_int(v: Any) -> str:
+    return "-" if v is None else f"{int(v):,}"
+
+
+def _mb(v: Any) -> str:
+    return "-" if v is None else f"{v / 2**20:.1f} MiB"
+
+
+def format_cost_table(cost: dict, name: str) -> str:
+    """Table-8-style text: metric | measured here | QPU estimate | description."""
+    q = cost["quantum"]
+
+    def qjoin(key: str) -> str:
+        return " + ".join(_fmt_int(layer["counts"][key]) for layer in q) if q else "N/A"
+
+    def qval(key: str) -> str:
+        return " + ".join(_fmt_int(layer[key]) for layer in q) if q else "N/A"
+
+    lat = cost.get("latency_ms")
+    step = cost.get("train_step_ms")
+    qpu_ms = cost.get("qpu_inference_ms_per_sample")
+    mem = cost["memory"]
+    h, w = cost["input_shape"][1:]
+    rows = [
+        ("Qubits used", qjoin("n_qubits"), qjoin("n_qubits") if q else "N/A", "qubits per circuit"),
+        ("Circuit depth", qjoin("depth"), qjoin("depth") if q else "N/A", "as reported by the layer"),
+        ("1-qubit gates", qjoin("n_1q"), qjoin("n_1q") if q else "N/A", "encoding + rotations"),
+        ("2-qubit gates", qjoin("n_2q"), qjoin("n_2q") if q else "N/A", "entangling gates"),
+        ("Circuit parameters", qval("trainable_params"), qval("trainable_params") if q else "N/A",
+         "trainable circuit weights"),
+        ("Gradient evals.", qval("gradient_evaluations"), qval("gradient_evaluations") if q else "N/A",
+         "parameter shift: 2 per parameter (backprop here)"),
+        ("Circuit evals./sample", qval("evaluations_per_sample"),
+         qval("evaluations_per_sample") if q else "N/A", "circuit runs per input image"),
+        ("State-vector size", qval("statevector_size"), "N/A", "amplitudes, simulation only"),
+        ("Trainable params.", _fmt_int(cost["params"]), _fmt_int(cost["params"]) if q else "N/A",
+         "total learnable parameters"),
+        ("FLOPs (torch)", _fmt_int(cost["flops"]), "N/A", "FlopCounterMode, 1 sample"),
+        ("FLOPs (circuit est.)", _fmt_int(cost["flops_circuit_estimate"]) if q else "N/A", "N/A",
+         "state-vector simulation, analytic"),
+        ("Inference (1 sample)", f"{lat['median']:.2f} ms" if lat else "-",
+         f">= {qpu_ms:.1f} ms" if qpu_ms is not None else "N/A", f"median, {h}x{w} input"),
+        (f"Train step (batch {cost['train_batch_size']})",
+         f"{step['median']:.1f} ms" if step else "-", "N/A", "forward + backward + Adam"),
+        ("Train time / epoch",
+         f"{cost['epoch_seconds']:.1f} s" if cost.get("epoch_seconds") else "-", "N/A",
+         f"{cost.get('steps_per_epoch') or '-'} steps"),
+        ("Activations (train)", _mb(mem["activation_bytes"]), "N/A", "saved for backward"),
+        ("Train memory est.", _mb(mem["train_estimate_bytes"]), "N/A",
+         "weights+grads+Adam+activations"),
+        ("Peak memory", _mb(mem["cuda_peak_bytes"] or mem["process_peak_rss_bytes"]), "N/A",
+         "CUDA allocator peak" if mem["cuda_peak_bytes"] else "process peak RSS"),
+        ("Backend", cost["device"], "QPU" if q else "N/A", "execution environment"),
+    ]
+    header = ("Metric", f"{name} (here)", "QPU estimated", "Description")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
+    lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(header, widths))]
+    lines.append("  ".join("-" * wd for wd in widths))
+    lines += ["  ".join(str(c).ljust(wd) for c, wd in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hqmed.eval.cost import QPUTiming, measure_cost
+    from hqmed.models import create_model, model_default_cfg
+    from hqmed.utils.runtime import auto_device
+
+    cfg = model_default_cfg(args.model)
+    h, w = args.input_size or tuple(cfg.get("input_size", (3, 224, 224)))[1:]
+    device = auto_device(args.device)
+    model = create_model(args.model, args.num_classes, in_chans=args.in_chans,
+                         **_options(args.option)).to(device)
+    qpu = QPUTiming(gate_1q_ns=args.gate_1q_ns, gate_2q_ns=args.gate_2q_ns,
+                    readout_ns=args.readout_ns, shots=args.shots)
+    cost = measure_cost(model, (args.in_chans, h, w), device=device,
+                        train_batch_size=args.batch_size, repeats=args.repeats,
+                        train_repeats=args.train_repeats, n_train_samples=args.n_train_samples,
+                        qpu=qpu, timing=not args.no_timing)
+    cost["model_name"] = args.model
+    if args.json:
+        print(json.dumps(cost, indent=2, default=str))
+    else:
+        print(format_cost_table(cost, args.model))
+    return 0

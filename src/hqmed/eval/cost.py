@@ -1,0 +1,394 @@
+"""Computational cost of a model (LiteSpineNet paper, Table 8).
+
+:func:`measure_cost` returns, for one model and one input shape:
+
+- ``params``: trainable parameters (sum of ``numel`` of parameters with ``requires_grad``).
+- ``flops``: forward FLOPs for one sample counted by ``torch.utils.flop_counter.FlopCounterMode``
+  (2 FLOPs per multiply-accumulate of matmul/conv/bmm ops; elementwise ops, activations, norms
+  and pooling are not counted). Ops inside quantum layers are split out
+  (``flops_quantum_counted``): a simulator's complex matmuls are counted as if real (about 4x
+  too few) and its elementwise gate updates not at all, so the circuit's own analytic estimate
+  (:func:`circuit_flops`) is reported next to it and used in ``flops_total_estimate``.
+- ``latency_ms``: inference at batch 1 (eval mode, ``torch.no_grad``), median and IQR over
+  ``repeats`` after ``warmup`` runs.
+- ``train_step_ms``: one forward + cross-entropy backward + Adam step at ``train_batch_size``
+  (on a copy of the model), median and IQR; ``epoch_seconds`` = median step x steps per epoch
+  when ``n_train_samples`` or ``steps_per_epoch`` is given.
+- ``memory``: on CUDA ``torch.cuda.max_memory_allocated`` during a training step; everywhere the
+  bytes of parameters, gradients and Adam state plus the activations autograd saves for the
+  backward pass (counted exactly with ``saved_tensors_hooks``), and the process's peak RSS
+  (``resource.getrusage``; a high-water mark of the whole process, not of this model).
+  ``tracemalloc`` is not used: it does not see torch's C++ allocations.
+- ``quantum``: for each quantum layer (any submodule with a ``circuit_resources()`` method),
+  its resources, how many circuit evaluations one sample needs (counted with a forward hook:
+  elements of the input's leading dims / batch), parameter-shift gradient evaluations
+  (2 per circuit parameter) and a QPU latency *estimate* from :class:`QPUTiming`.
+
+The QPU estimate is arithmetic, not a measurement: one shot of a circuit takes
+``n_1q * gate_1q_ns + n_2q * gate_2q_ns + readout_ns`` (gates run one after another: an upper
+bound, real devices parallelise gates on different qubits), one evaluation takes ``shots`` shots,
+and a sample needs ``evaluations_per_sample`` evaluations. Queueing, compilation and
+classical-quantum transfer are excluded.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from hqmed.errors import ShapeError
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- parameters, FLOPs
+def count_trainable_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (shared parameters counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def quantum_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``(qualified name, module)`` of every submodule with a callable ``circuit_resources``;
+    nested quantum layers inside a quantum layer are not listed twice."""
+    found: list[tuple[str, nn.Module]] = []
+    for name, mod in model.named_modules():
+        if callable(getattr(mod, "circuit_resources", None)):
+            if not any(name.startswith(f"{outer}.") for outer, _ in found if outer):
+                found.append((name, mod))
+    return found
+
+
+def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ShapeError(f"input_shape: expected (C, H, W) of one sample; got {tuple(input_shape)}")
+    return shape
+
+
+def _device_of(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def count_flops(model: nn.Module, input_shape: Sequence[int], device=None) -> dict[str, int]:
+    """Forward FLOPs of one sample: ``{"total", "quantum_counted", "classical"}``."""
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model, device)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros((1, *shape), device=dev))
+    finally:
+        model.train(was_training)
+    per_module = counter.get_flop_counts()
+    root = type(model).__name__
+    q = 0
+    for name, _ in quantum_layers(model):
+        key = f"{root}.{name}" if name else root
+        q += int(sum(per_module.get(key, {}).values()))
+    total = int(counter.get_total_flops())
+    return {"total": total, "quantum_counted": q, "classical": total - q}
+
+
+# --------------------------------------------------------------------------- quantum resources
+def _first(res: dict, *keys: str, default=None):
+    for k in keys:
+        if k in res and res[k] is not None:
+            return res[k]
+    return default
+
+
+def resource_counts(res: dict) -> dict[str, int]:
+    """Normalise a ``circuit_resources()`` dict to ``{"n_qubits", "n_1q", "n_2q", "n_params",
+    "depth"}`` (accepts PennyLane-``specs``-like ``num_wires``/``gate_sizes`` too)."""
+    n_qubits = int(_first(res, "n_qubits", "num_qubits", "num_wires", "wires", default=0))
+    sizes = _first(res, "gate_sizes", default=None)
+    if isinstance(sizes, dict):
+        n1 = int(sizes.get(1, sizes.get("1", 0)))
+        n2 = int(sum(v for k, v in sizes.items() if int(k) >= 2))
+    else:
+        n1 = int(_first(res, "n_1q_gates", "num_1q_gates", "single_qubit_gates", "n_single_qubit_gates",
+                        default=0))
+        n2 = int(_first(res, "n_2q_gates", "num_2q_gates", "two_qubit_gates", "n_two_qubit_gates",
+                        "entangling_gates", "n_cnot", "cnot_gates", default=0))
+    return {
+        "n_qubits": n_qubits, "n_1q": n1, "n_2q": n2,
+        "n_params": int(_first(res, "n_params", "num_trainable_params", "trainable_params",
+                               "parameterized_gates_params", default=0)),
+        "depth": int(_first(res, "depth", default=0)),
+    }
+
+
+def circuit_flops(n_qubits: int, n_1q: int, n_2q: int) -> int:
+    """Real FLOPs of one state-vector evaluation of a circuit (analytic estimate).
+
+    A k-qubit gate multiplies 2^(n-k) sub-vectors by a 2^k x 2^k complex matrix: 2^n * 2^k
+    complex multiply-adds = 8 * 2^n * 2^k real FLOPs. Reading out n PauliZ expectations costs
+    about 2^n * (3 + n) (|amplitude|^2 and signed sums).
+    """
+    dim = 2**n_qubits
+    return int(dim * (16 * n_1q + 32 * n_2q + 3 + n_qubits))
+
+
+@dataclass
+class QPUTiming:
+    """Stated hardware timings for the QPU latency estimate (typical superconducting values)."""
+
+    gate_1q_ns: float = 50.0  # one single-qubit gate
+    gate_2q_ns: float = 300.0  # one two-qubit gate
+    readout_ns: float = 1000.0  # measuring all qubits (in parallel)
+    shots: int = 1000  # repetitions per expectation-value estimate
+
+    def circuit_seconds(self, n_1q: int, n_2q: int) -> float:
+        """Seconds for one circuit evaluation (all shots, gates in sequence)."""
+        shot_ns = n_1q * self.gate_1q_ns + n_2q * self.gate_2q_ns + self.readout_ns
+        return self.shots * shot_ns * 1e-9
+
+
+def circuit_evaluations(model: nn.Module, input_shape: Sequence[int], device=None) -> dict[str, float]:
+    """Circuit evaluations per sample for each quantum layer, counted with forward hooks on a
+    batch of 2 (input (..., n) -> prod of leading dims / batch)."""
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model, device)
+    counts: dict[str, float] = {}
+    handles = []
+    batch = 2
+    for name, mod in quantum_layers(model):
+        def hook(_m, args, _out, name=name):
+            x = args[0]
+            counts[name] = counts.get(name, 0.0) + math.prod(x.shape[:-1]) / batch
+        handles.append(mod.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros((batch, *shape), device=dev))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return counts
+
+
+def quantum_cost(model: nn.Module, input_shape: Sequence[int], qpu: QPUTiming | None = None,
+                 device=None) -> list[dict]:
+    """Per quantum layer: resources, evaluations per sample, FLOP and QPU-latency estimates."""
+    qpu = qpu or QPUTiming()
+    evals = circuit_evaluations(model, input_shape, device) if quantum_layers(model) else {}
+    out = []
+    for name, mod in quantum_layers(model):
+        res = dict(mod.circuit_resources())
+        c = resource_counts(res)
+        n_params = c["n_params"] or sum(p.numel() for p in mod.parameters() if p.requires_grad)
+        per_sample = float(evals.get(name, 0.0))
+        t_eval = qpu.circuit_seconds(c["n_1q"], c["n_2q"])
+        out.append({
+            "name": name,
+            "resources": res,
+            "counts": c,
+            "trainable_params": int(n_params),
+            "evaluations_per_sample": per_sample,
+            "gradient_evaluations": 2 * int(n_params),  # parameter-shift: 2 per parameter
+            "circuit_flops_estimate": circuit_flops(c["n_qubits"], c["n_1q"], c["n_2q"]),
+            "statevector_size": 2 ** c["n_qubits"],
+            "qpu_seconds_per_evaluation": t_eval,
+            "qpu_inference_ms_per_sample": 1e3 * t_eval * per_sample,
+            "qpu_timing": asdict(qpu),
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- timing, memory
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _summary_ms(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1e3
+    q1, med, q3 = np.percentile(ms, [25, 50, 75])
+    return {"median": float(med), "iqr": float(q3 - q1), "mean": float(ms.mean()),
+            "repeats": int(ms.size)}
+
+
+def inference_latency(model: nn.Module, input_shape: Sequence[int], batch_size: int = 1,
+                      repeats: int = 20, warmup: int = 3, device=None) -> dict[str, float]:
+    """Eval-mode forward time (ms) at ``batch_size``: median/IQR/mean over ``repeats``."""
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model, device)
+    x = torch.randn((batch_size, *shape), device=dev)
+    was_training = model.training
+    model.eval()
+    times = []
+    try:
+        with torch.no_grad():
+            for i in range(warmup + repeats):
+                _sync(dev)
+                t0 = time.perf_counter()
+                model(x)
+                _sync(dev)
+                if i >= warmup:
+                    times.append(time.perf_counter() - t0)
+    finally:
+        model.train(was_training)
+    return _summary_ms(times)
+
+
+def make_train_step(model: nn.Module, input_shape: Sequence[int], batch_size: int,
+                    num_classes: int, device=None, lr: float = 1e-4, seed: int = 0):
+    """A closure running one forward + cross-entropy backward + Adam step on fixed random data.
+
+    The model is trained in place (pass a copy to keep the original unchanged).
+    """
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model, device)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((batch_size, *shape), generator=g).to(dev)
+    y = torch.randint(0, num_classes, (batch_size,), generator=g).to(dev)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    return step
+
+
+def train_step_time(model: nn.Module, input_shape: Sequence[int], num_classes: int,
+                    batch_size: int = 32, repeats: int = 10, warmup: int = 2,
+                    device=None) -> dict[str, float]:
+    """Training-step time (ms) on a deep copy of ``model``: median/IQR/mean over ``repeats``."""
+    dev = _device_of(model, device)
+    step = make_train_step(copy.deepcopy(model), input_shape, batch_size, num_classes, dev)
+    times = []
+    for i in range(warmup + repeats):
+        _sync(dev)
+        t0 = time.perf_counter()
+        step()
+        _sync(dev)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return _summary_ms(times)
+
+
+def saved_activation_bytes(model: nn.Module, input_shape: Sequence[int], batch_size: int,
+                           device=None) -> int:
+    """Bytes of the tensors autograd saves for backward in one training forward (deterministic)."""
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model, device)
+    seen: dict[int, int] = {}
+    params = {id(p) for p in model.parameters()}
+
+    def pack(t: torch.Tensor):
+        if id(t) not in params:  # parameters are counted separately
+            key = t.untyped_storage().data_ptr() if t.device.type != "meta" else id(t)
+            seen[key] = max(seen.get(key, 0), t.untyped_storage().nbytes())
+        return t
+
+    m = copy.deepcopy(model).train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = m(torch.randn((batch_size, *shape), device=dev))
+    del out
+    return int(sum(seen.values()))
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (bytes; Linux reports KiB, macOS bytes)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def training_memory(model: nn.Module, input_shape: Sequence[int], num_classes: int,
+                    batch_size: int = 32, device=None) -> dict[str, int | None]:
+    """Memory of training at ``batch_size`` (bytes): parameters + gradients + Adam state
+    (2 per parameter) + saved activations, CUDA peak when on CUDA, process peak RSS."""
+    dev = _device_of(model, device)
+    param_bytes = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    act = saved_activation_bytes(model, input_shape, batch_size, dev)
+    cuda_peak = None
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+        make_train_step(copy.deepcopy(model), input_shape, batch_size, num_classes, dev)()
+        _sync(dev)
+        cuda_peak = int(torch.cuda.max_memory_allocated(dev))
+    return {
+        "param_bytes": int(param_bytes),
+        "activation_bytes": act,
+        "train_estimate_bytes": int(4 * param_bytes + act),  # weights, grads, Adam m and v
+        "cuda_peak_bytes": cuda_peak,
+        "process_peak_rss_bytes": peak_rss_bytes(),
+    }
+
+
+# --------------------------------------------------------------------------- all together
+def _num_classes(model: nn.Module, input_shape: Sequence[int], device) -> int:
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return int(model(torch.zeros((1, *input_shape), device=device)).shape[-1])
+    finally:
+        model.train(was_training)
+
+
+def measure_cost(model: nn.Module, input_shape: Sequence[int], *, num_classes: int | None = None,
+                 device=None, train_batch_size: int = 32, repeats: int = 20, warmup: int = 3,
+                 train_repeats: int = 5, n_train_samples: int | None = None,
+                 steps_per_epoch: int | None = None, qpu: QPUTiming | None = None,
+                 timing: bool = True) -> dict:
+    """Everything of Table 8 for ``model`` on inputs of ``input_shape`` = (C, H, W).
+
+    ``timing=False`` skips the (slow, machine-dependent) latency and training-step timings.
+    Steps per epoch: ``steps_per_epoch`` or ``ceil(n_train_samples / train_batch_size)``.
+    """
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model, device)
+    k = num_classes or _num_classes(model, shape, dev)
+    flops = count_flops(model, shape, dev)
+    quantum = quantum_cost(model, shape, qpu, dev)
+    circuit_total = sum(q["circuit_flops_estimate"] * q["evaluations_per_sample"] for q in quantum)
+    out: dict = {
+        "model": type(model).__name__,
+        "input_shape": list(shape),
+        "device": str(dev),
+        "params": count_trainable_parameters(model),
+        "flops": flops["total"],
+        "flops_classical": flops["classical"],
+        "flops_quantum_counted": flops["quantum_counted"],
+        "flops_circuit_estimate": int(circuit_total),
+        "flops_total_estimate": int(flops["classical"] + circuit_total),
+        "quantum": quantum,
+        "qpu_inference_ms_per_sample": (sum(q["qpu_inference_ms_per_sample"] for q in quantum)
+                                        if quantum else None),
+        "memory": training_memory(model, shape, k, train_batch_size, dev),
+        "train_batch_size": train_batch_size,
+    }
+    if timing:
+        out["latency_ms"] = inference_latency(model, shape, 1, repeats, warmup, dev)
+        out["train_step_ms"] = train_step_time(model, shape, k, train_batch_size,
+                                                train_repeats, 1, dev)
+        steps = steps_per_epoch or (math.ceil(n_train_samples / train_batch_size)
+                                    if n_train_samples else None)
+        out["steps_per_epoch"] = steps
+        out["epoch_seconds"] = (out["train_step_ms"]["median"] * steps / 1e3) if steps else None
+    return out

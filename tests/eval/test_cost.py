@@ -1,0 +1,125 @@
+"""hqmed.eval.cost: counts equal their formulas (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from hqmed.errors import ShapeError
+from hqmed.eval.cost import (
+    QPUTiming,
+    circuit_evaluations,
+    circuit_flops,
+    count_flops,
+    count_trainable_parameters,
+    measure_cost,
+    quantum_layers,
+    resource_counts,
+    saved_activation_bytes,
+)
+
+
+class FakeQuantum(nn.Module):
+    """Stands in for hqmed.quantum.QuantumLayer: (..., n) -> (..., n) with circuit_resources."""
+
+    def __init__(self, n: int = 4):
+        super().__init__()
+        self.n = n
+        self.weights = nn.Parameter(torch.zeros(2, n, 3))
+
+    def forward(self, x):
+        return torch.cos(x + self.weights.sum())
+
+    def circuit_resources(self):
+        return {"n_qubits": self.n, "depth": 2, "gate_sizes": {1: 3 * self.n, 2: 2 * self.n},
+                "n_params": self.weights.numel()}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.fc = nn.Linear(32, 4)
+        self.q = FakeQuantum(4)
+        self.head = nn.Linear(4, 3)
+        self.frozen = nn.Linear(2, 2)
+        self.frozen.requires_grad_(False)
+
+    def forward(self, x):
+        z = self.pool(self.conv(x))  # (B, 8, 2, 2)
+        q = self.q(z.permute(0, 2, 3, 1).reshape(x.shape[0], 2, 2, 8)[..., :4])  # 4 evals/sample
+        return self.head(self.fc(z.flatten(1)) + q.mean(dim=(1, 2)))
+
+
+def test_params_and_flops_equal_formulas():
+    net = Net()
+    assert count_trainable_parameters(net) == sum(
+        p.numel() for n, p in net.named_parameters() if not n.startswith("frozen"))
+    f = count_flops(net, (3, 6, 6))
+    conv = 2 * (8 * 6 * 6) * (3 * 3 * 3)  # 2 * output elements * MACs per output
+    linears = 2 * 32 * 4 + 2 * 4 * 3
+    assert f["total"] == conv + linears
+    assert f["quantum_counted"] == 0 and f["classical"] == f["total"]
+
+
+def test_quantum_layers_and_evaluations():
+    net = Net()
+    assert [n for n, _ in quantum_layers(net)] == ["q"]
+    assert circuit_evaluations(net, (3, 6, 6)) == {"q": 4.0}
+    c = resource_counts(net.q.circuit_resources())
+    assert c == {"n_qubits": 4, "n_1q": 12, "n_2q": 8, "n_params": 24, "depth": 2}
+    assert resource_counts({"num_qubits": 7, "n_1q_gates": 70, "n_2q_gates": 21})["n_2q"] == 21
+
+
+def test_circuit_flops_and_qpu_estimate():
+    assert circuit_flops(1, 1, 0) == 2 * (16 + 3 + 1)
+    assert circuit_flops(7, 70, 21) == 128 * (16 * 70 + 32 * 21 + 3 + 7)
+    t = QPUTiming(gate_1q_ns=50, gate_2q_ns=300, readout_ns=1000, shots=1000)
+    # 70 * 50 + 21 * 300 + 1000 = 10800 ns per shot -> 10.8 ms for 1000 shots
+    assert t.circuit_seconds(70, 21) == pytest.approx(10.8e-3)
+
+
+def test_saved_activation_bytes_linear():
+    lin = nn.Linear(10, 5)
+    # addmm saves its input (B, 10) float32 for the weight gradient
+    assert saved_activation_bytes(lin_wrap(lin), (1, 1, 10), batch_size=6) == 6 * 10 * 4
+
+
+def lin_wrap(lin):
+    class W(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, x):
+            return self.lin(x.flatten(1))
+    return W()
+
+
+def test_measure_cost_json_and_qpu():
+    net = Net()
+    before = [p.detach().clone() for p in net.parameters()]
+    out = measure_cost(net, (3, 6, 6), repeats=2, warmup=1, train_repeats=2,
+                       train_batch_size=4, n_train_samples=10)
+    json.dumps(out)
+    assert out["params"] == count_trainable_parameters(net)
+    q = out["quantum"][0]
+    assert q["evaluations_per_sample"] == 4.0 and q["gradient_evaluations"] == 48
+    assert q["circuit_flops_estimate"] == circuit_flops(4, 12, 8)
+    assert out["flops_circuit_estimate"] == 4 * circuit_flops(4, 12, 8)
+    assert out["qpu_inference_ms_per_sample"] == pytest.approx(
+        4 * 1e3 * QPUTiming().circuit_seconds(12, 8))
+    assert out["steps_per_epoch"] == 3 and out["latency_ms"]["repeats"] == 2
+    assert out["memory"]["activation_bytes"] > 0
+    for a, b in zip(before, net.parameters()):  # the training-step timing used a copy
+        assert torch.equal(a, b)
+    assert measure_cost(net, (3, 6, 6), timing=False).get("latency_ms") is None
+
+
+def test_input_shape_checked():
+    with pytest.raises(ShapeError, match=r"expected \(C, H, W\)"):
+        count_flops(Net(), (1, 3, 6, 6))

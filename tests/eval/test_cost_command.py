@@ -1,0 +1,36 @@
+"""`hqmed cost MODEL` end to end on a small registered model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hqmed.cli import main
+
+models = pytest.importorskip("hqmed.models")
+
+
+def test_cost_command_json(capsys):
+    rc = main(["cost", "lcnet_050_tanh4", "--input-size", "28", "28", "--num-classes", "2",
+               "-o", "stride_list=[1,1,2,2,2]", "--no-timing", "--json", "--device", "cpu",
+               "--batch-size", "2"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    model = models.create_model("lcnet_050_tanh4", 2, stride_list=[1, 1, 2, 2, 2])
+    assert out["params"] == models.count_parameters(model)
+    assert out["input_shape"] == [3, 28, 28] and out["flops"] > 0
+
+
+def test_cost_command_table(capsys):
+    rc = main(["cost", "lcnet_050", "--input-size", "32", "32", "--repeats", "2",
+               "--train-repeats", "1", "--batch-size", "2", "--n-train-samples", "10",
+               "--device", "cpu"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "Trainable params." in text and "Inference (1 sample)" in text and "5 steps" in text
+
+
+def test_cost_command_bad_option(capsys):
+    assert main(["cost", "lcnet_050", "-o", "nonsense", "--no-timing"]) == 1
+    assert "expected KEY=VALUE" in capsys.readouterr().err
