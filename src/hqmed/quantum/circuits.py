@@ -1,0 +1,71 @@
+"""Circuit specifications used by :class:`~hqmed.quantum.QuantumLayer` and the gate-by-gate path.
+
+A circuit spec knows its weight shape, its encoding and variational gate lists and how to
+evaluate ``<Z_i>``. :class:`~hqmed.quantum.layered.LayeredCircuit` (strongly entangling, basic
+entangler, LCNet H+RY) has a fast structured simulator; :class:`RandomCircuit` (RandomLayers)
+and any spec with ``simulator="gates"`` run gate by gate through :func:`gates_expval`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from hqmed.quantum.gates import complex_dtype
+from hqmed.quantum.layered import LayeredCircuit
+from hqmed.quantum.statevector import Op, apply_ops, expval_z, zero_state
+from hqmed.quantum.templates import angle_embedding_ops, random_layers_ops
+
+__all__ = ["RandomCircuit", "LayeredCircuit", "gates_expval"]
+
+
+@dataclass(frozen=True)
+class RandomCircuit:
+    """AngleEmbedding + PennyLane RandomLayers (gate sequence fixed by ``seed``).
+
+    Weights ``(L, n_rotations)``.
+    """
+
+    n_qubits: int
+    n_layers: int
+    rotation: str = "Y"
+    n_rotations: int | None = None  # default: n_qubits
+    seed: int = 42
+    ratio_imprim: float = 0.3
+    rotations: tuple[str, ...] = ("X", "Y", "Z")
+    ansatz: str = "random"
+
+    @property
+    def weight_shape(self) -> tuple[int, int]:
+        return (self.n_layers, self.n_rotations or self.n_qubits)
+
+    def encoding_ops(self, x: torch.Tensor) -> list[Op]:
+        return angle_embedding_ops(x, self.rotation)
+
+    def variational_ops(self, weights: torch.Tensor) -> list[Op]:
+        return random_layers_ops(weights, self.n_qubits, self.seed, self.ratio_imprim,
+                                 self.rotations)
+
+    def evaluate(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return gates_expval(self, x, weights)
+
+
+def gates_expval(circuit, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """<Z_i> by the general gate-by-gate simulator (the reference for the fast paths).
+
+    ``x`` ``(..., n)`` and ``weights`` ``(..., *weight_shape)`` with broadcastable leading dims
+    -> ``(..., n)``.
+    """
+    n, wdim = circuit.n_qubits, len(circuit.weight_shape)
+    w_lead = weights.shape[: weights.ndim - wdim]
+    lead = torch.broadcast_shapes(x.shape[:-1], w_lead)
+    m = 1
+    for s in lead:
+        m *= s
+    xf = x.expand(*lead, x.shape[-1]).reshape(m, x.shape[-1])
+    wf = weights if not w_lead else weights.expand(*lead, *circuit.weight_shape).reshape(
+        m, *circuit.weight_shape)
+    state = zero_state(n, m, complex_dtype(x.dtype), x.device)
+    state = apply_ops(state, circuit.encoding_ops(xf) + circuit.variational_ops(wf))
+    return expval_z(state).reshape(*lead, n)

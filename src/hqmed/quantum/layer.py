@@ -1,0 +1,169 @@
+"""QuantumLayer: a variational circuit as a torch ``nn.Module`` (the papers' quantum block).
+
+    inputs (..., n) --AngleEmbedding(rotation)--> ansatz(weights) --> <Z_0>, ..., <Z_{n-1}>  (..., n)
+
+``backend="torch"`` simulates the circuit exactly in PyTorch (any device, autograd or the
+parameter-shift rule); ``backend="pennylane"`` builds the same circuit as a PennyLane QNode
+wrapped in ``qml.qnn.TorchLayer`` and runs it on any PennyLane device (noise models, QPUs).
+Both backends share the ``weights`` parameter layout, so a state_dict moves between them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from hqmed.errors import ConfigError, ShapeError
+from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
+from hqmed.quantum.gates import complex_dtype
+from hqmed.quantum.resources import circuit_resources
+from hqmed.quantum.shift import parameter_shift
+
+__all__ = ["QuantumLayer", "ANSATZE"]
+
+ANSATZE = ("strongly_entangling", "basic_entangler", "ry", "random")
+_TORCH_DIFF = ("backprop", "parameter-shift")
+
+
+class QuantumLayer(nn.Module):
+    """Angle-embedding variational circuit returning PauliZ expectations on every wire.
+
+    Args:
+        n_qubits: number of qubits ``n`` (= input and output features).
+        n_layers: variational layers ``L`` (ignored by ``ansatz="ry"``, which has one RY per wire).
+        embedding: ``"angle"`` (PennyLane AngleEmbedding; one feature per wire, angle in radians).
+        rotation: encoding rotation ``"X"``, ``"Y"`` (both papers) or ``"Z"``.
+        ansatz: ``"strongly_entangling"`` (StronglyEntanglingLayers, weights ``(L, n, 3)``; the
+            LiteSpineNet block), ``"ry"`` (LCNet: Hadamard on every wire, encoding, trainable RY;
+            weights ``(n,)``, with rotation "Y" ``<Z_i> = -sin(x_i + w_i)``), ``"basic_entangler"``
+            (BasicEntanglerLayers, weights ``(L, n)``) or ``"random"`` (RandomLayers, weights
+            ``(L, n_rotations)``, structure fixed by ``seed``).
+        backend: ``"torch"`` (exact simulator) or ``"pennylane"`` (TorchLayer on ``device``).
+        diff_method: torch backend: ``"backprop"`` (autograd) or ``"parameter-shift"``;
+            pennylane backend: passed to the QNode (e.g. ``"backprop"``, ``"adjoint"``).
+        device: PennyLane device name (pennylane backend only), e.g. ``"default.qubit"``,
+            ``"lightning.qubit"``, ``"default.mixed"``.
+        noise: ``(name, p)`` noise channel after the encoding and each layer (pennylane backend
+            with a mixed-state device), name in ``"depolarizing"``, ``"amplitude_damping"``,
+            ``"phase_damping"``, ``"bit_flip"``, ``"phase_flip"``.
+        entangler_rotation: rotation of ``"basic_entangler"`` (PennyLane default ``"X"``).
+        n_rotations, seed, ratio_imprim: ``"random"`` ansatz options (PennyLane defaults).
+        simulator: torch backend: ``"auto"`` (structured fast path where available) or
+            ``"gates"`` (general gate-by-gate simulator; slower, for cross-checks).
+
+    Shapes: forward ``(..., n) -> (..., n)``; the output dtype is the input dtype (float32 in,
+    float32 out; float64 inputs are simulated in complex128).
+
+    In eval mode, or whenever no gradient w.r.t. the weights is needed (``torch.no_grad``,
+    frozen weights), the variational unitary is cached and keyed on the weights' version, so
+    inference is one ``(B, 2^n) @ (2^n, 2^n)`` matmul; an optimizer step invalidates it.
+    """
+
+    def __init__(self, n_qubits: int, n_layers: int = 1, embedding: str = "angle",
+                 rotation: str = "Y", ansatz: str = "strongly_entangling", backend: str = "torch",
+                 diff_method: str = "backprop", *, device: str = "default.qubit", noise=None,
+                 entangler_rotation: str = "X", n_rotations: int | None = None, seed: int = 42,
+                 ratio_imprim: float = 0.3, simulator: str = "auto", **device_kwargs) -> None:
+        super().__init__()
+        if not isinstance(n_qubits, int) or n_qubits < 1:
+            raise ConfigError(f"n_qubits: expected an int >= 1; got {n_qubits!r}")
+        if not isinstance(n_layers, int) or n_layers < (0 if ansatz == "ry" else 1):
+            raise ConfigError(f"n_layers: expected an int >= 1; got {n_layers!r}")
+        if embedding != "angle":
+            raise ConfigError(f"embedding: expected 'angle'; got {embedding!r}")
+        if rotation not in ("X", "Y", "Z"):
+            raise ConfigError(f"rotation: expected 'X', 'Y' or 'Z'; got {rotation!r}")
+        if ansatz not in ANSATZE:
+            raise ConfigError(f"ansatz: expected one of {ANSATZE}; got {ansatz!r}")
+        if entangler_rotation not in ("X", "Y", "Z"):
+            raise ConfigError(f"entangler_rotation: expected 'X', 'Y' or 'Z'; got {entangler_rotation!r}")
+        if backend not in ("torch", "pennylane"):
+            raise ConfigError(f"backend: expected 'torch' or 'pennylane'; got {backend!r}")
+        if backend == "torch" and diff_method not in _TORCH_DIFF:
+            raise ConfigError(f"diff_method: expected one of {_TORCH_DIFF} for backend='torch'; "
+                              f"got {diff_method!r}")
+        if simulator not in ("auto", "gates"):
+            raise ConfigError(f"simulator: expected 'auto' or 'gates'; got {simulator!r}")
+        if backend == "torch" and (noise is not None or device_kwargs):
+            raise ConfigError("noise/device options: expected backend='pennylane'; got backend='torch'")
+        self.n_qubits, self.n_layers = n_qubits, n_layers
+        self.embedding, self.rotation, self.ansatz = embedding, rotation, ansatz
+        self.backend, self.diff_method, self.simulator = backend, diff_method, simulator
+        self.device_name, self.noise = device, noise
+        if ansatz == "random":
+            self.circuit = RandomCircuit(n_qubits, n_layers, rotation, n_rotations, seed, ratio_imprim)
+        else:
+            self.circuit = LayeredCircuit(n_qubits, max(n_layers, 1), rotation, ansatz,
+                                          entangler_rotation)
+        # same initialisation as qml.qnn.TorchLayer: uniform in [0, 2 pi)
+        self.weights = nn.Parameter(torch.empty(self.circuit.weight_shape))
+        nn.init.uniform_(self.weights, 0.0, 2 * math.pi)
+        self._cache: tuple | None = None
+        self._qlayer = None
+        if backend == "pennylane":
+            from hqmed.quantum.pennylane_bridge import import_pennylane, pennylane_qnode
+
+            qml = import_pennylane()
+            qnode = pennylane_qnode(self.circuit, device, diff_method, noise, **device_kwargs)
+            qlayer = qml.qnn.TorchLayer(qnode, {"weights": self.circuit.weight_shape})
+            qlayer.qnode_weights["weights"] = self.weights  # share our parameter
+            object.__setattr__(self, "_qlayer", qlayer)  # not a submodule: one state_dict layout
+
+    def extra_repr(self) -> str:
+        return (f"n_qubits={self.n_qubits}, n_layers={self.n_layers}, rotation={self.rotation!r}, "
+                f"ansatz={self.ansatz!r}, backend={self.backend!r}, diff_method={self.diff_method!r}")
+
+    # ------------------------------------------------------------------ forward
+    def _evaluate(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        if self.simulator == "gates":
+            return gates_expval(self.circuit, x, w)
+        return self.circuit.evaluate(x, w)
+
+    def _use_cache(self) -> bool:
+        return (self.backend == "torch" and self.simulator == "auto"
+                and isinstance(self.circuit, LayeredCircuit) and self.ansatz != "ry"
+                and not (torch.is_grad_enabled() and self.weights.requires_grad))
+
+    def _cached_unitary(self, dtype: torch.dtype) -> torch.Tensor:
+        w = self.weights
+        key = (w._version, w.data_ptr(), dtype, str(w.device))
+        if self._cache is None or self._cache[0] != key:
+            with torch.inference_mode(False), torch.no_grad():
+                mats = self.circuit.layer_matrices(w.detach().to(dtype))
+                self._cache = (key, self.circuit.unitary_t(mats.to(complex_dtype(dtype))))
+        return self._cache[1]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """PauliZ expectations: ``(..., n)`` -> ``(..., n)`` in the dtype of ``inputs``."""
+        if not isinstance(inputs, torch.Tensor):
+            raise ShapeError(f"inputs: expected a torch.Tensor (..., {self.n_qubits}); "
+                             f"got {type(inputs).__name__}")
+        if inputs.ndim == 0 or inputs.shape[-1] != self.n_qubits:
+            got = "a scalar" if inputs.ndim == 0 else f"{inputs.shape[-1]} (shape {tuple(inputs.shape)})"
+            raise ShapeError(f"inputs: expected last dim {self.n_qubits}; got {got}")
+        out_dtype = inputs.dtype if inputs.is_floating_point() else torch.get_default_dtype()
+        dtype = torch.float64 if out_dtype == torch.float64 else torch.float32
+        lead = inputs.shape[:-1]
+        x = inputs.reshape(-1, self.n_qubits).to(dtype)
+        if self.backend == "pennylane":
+            out = self._qlayer(x).to(dtype)
+        elif self._use_cache():
+            out = self.circuit.expval_from_unitary(x, self._cached_unitary(dtype))
+        elif self.diff_method == "parameter-shift":
+            out = parameter_shift(self._evaluate, x, self.weights.to(dtype))
+        else:
+            out = self._evaluate(x, self.weights.to(dtype))
+        return out.reshape(*lead, self.n_qubits).to(out_dtype)
+
+    # ---------------------------------------------------------------- resources
+    def circuit_resources(self) -> dict:
+        """Table-8 style resource counts (see :func:`hqmed.quantum.circuit_resources`)."""
+        x = torch.zeros(self.n_qubits)
+        w = torch.zeros(self.circuit.weight_shape)
+        res = circuit_resources(self.circuit.encoding_ops(x), self.circuit.variational_ops(w),
+                                self.n_qubits, self.circuit.n_layers, self.n_qubits)
+        res.update(ansatz=self.ansatz, rotation=self.rotation, backend=self.backend,
+                   diff_method=self.diff_method)
+        return res
