@@ -32,16 +32,20 @@ TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 
 
+class RefusedPickle(pickle.UnpicklingError):
+    """The pickle asks for something outside the allowed types."""
+
+
 def _latin1_encode(obj, encoding="latin1", errors="strict"):
     """``_codecs.encode`` as protocol-2 pickles use it for bytes; only latin-1 str -> bytes."""
     if not isinstance(obj, str) or str(encoding).lower().replace("-", "") not in ("latin1", "iso88591"):
-        raise pickle.UnpicklingError(f"_codecs.encode({type(obj).__name__}, {encoding!r}) is not allowed")
+        raise RefusedPickle(f"_codecs.encode({type(obj).__name__}, {encoding!r}) is not allowed")
     return obj.encode("latin1", errors)
 
 
 def _reconstruct(cls, shape, dtype):
     if cls is not np.ndarray:
-        raise pickle.UnpicklingError(f"_reconstruct of {cls!r} is not allowed")
+        raise RefusedPickle(f"_reconstruct of {cls!r} is not allowed")
     return np.ndarray.__new__(cls, shape, dtype)
 
 
@@ -61,7 +65,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedPickle(
                 f"global {module}.{name} is not allowed (only dicts, lists, bytes, str, int and numpy arrays)"
             ) from None
 
@@ -93,7 +97,7 @@ def safe_unpickle(path: str | os.PathLike) -> object:
         raise DataNotFoundError(f"{path}: expected a CIFAR-10 pickle; got no such file") from exc
     try:
         obj = RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
-    except pickle.UnpicklingError as exc:
+    except RefusedPickle as exc:
         raise DataError(f"{path}: refused to unpickle: {exc}") from exc
     except Exception as exc:  # truncated or not a pickle
         raise DataError(f"{path}: expected a CIFAR-10 pickle; got {type(exc).__name__}: {exc}") from exc
