@@ -1,0 +1,102 @@
+"""The HTML report: self-contained, every section present, every figure a decodable PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hqmed.report.html import SECTIONS, build_report, build_run_report
+from hqmed.report.results import load_study
+
+IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+@pytest.fixture(scope="module")
+def report(fake_study):
+    path = build_report(fake_study)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_report_file_exists_with_every_section(report):
+    path, text = report
+    assert path.is_file() and path.name == "report.html"
+    for sid, _ in SECTIONS:
+        assert f'id="{sid}"' in text, sid
+    for tid in ("tab-overall", "tab-ttest", "tab-mcnemar", "tab-ci", "tab-dca", "tab-external",
+                "tab-cost", "tab-sweep-auc", "tab-sweep-acc", "tab-per-class", "tab-per-fold"):
+        assert f'id="{tid}"' in text, tid
+    assert 'id="synthetic-banner"' in text
+    assert "dermamnist" in text and "offline" in text  # skipped dataset and why
+
+
+def test_report_has_no_external_references(report):
+    _, text = report
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)
+    assert "<script" not in text and "<link" not in text and "@import" not in text
+    # every link is an in-page anchor
+    for href in re.findall(r'href="([^"]*)"', text):
+        assert href.startswith("#"), href
+
+
+def test_every_figure_decodes_as_png(report):
+    _, text = report
+    blobs = IMG_RE.findall(text)
+    # 6 runs x (curves, confusion, roc) + reliability x2 + per-fold x2 + dca x3 + sweep x2
+    assert len(blobs) == 6 * 3 + 2 + 2 + 3 + 2
+    assert len(blobs) == text.count("<img")
+    for b in blobs:
+        raw = base64.b64decode(b, validate=True)
+        assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(io.BytesIO(raw)) as im:
+            im.load()
+            assert im.width > 100 and im.height > 100
+
+
+def test_tables_show_the_numbers_of_the_documents(fake_study, report):
+    """Spot-check: values in the tables equal those in the JSON documents (an independent read)."""
+    _, text = report
+    s = load_study(fake_study)
+    c = next(c for c in s.comparisons if c["a"] == "litespinenet")
+    t = c["ttest"]["accuracy"]
+    assert f"{t['t_critical']:.4f}" in text
+    delta = c["dca"]["compare"]["per_class"]["Osteophytes"]["delta"]
+    assert f"{delta:+.4f}" in text
+    acc = s.run("retina", "hq_lcnet_050").metrics["oof"]["accuracy"]
+    assert f"{acc:.4f}" in text
+    # Δ of the width table: hybrid - classical of the fold means
+    a = s.run("retina", "lcnet_100_tanh4").metrics["summary"]["accuracy"]["mean"]
+    b = s.run("retina", "hq_lcnet_100").metrics["summary"]["accuracy"]["mean"]
+    assert f"{b - a:+.4f}" in text
+    assert "758,390" in text  # cost table formats parameter counts
+
+
+def test_real_data_study_has_no_synthetic_banner(fake_study):
+    from hqmed.report.html import _header
+
+    s = load_study(fake_study)
+    assert 'id="synthetic-banner"' in _header(s)
+    s.meta["synthetic"] = False
+    assert 'id="synthetic-banner"' not in _header(s)
+
+
+def test_run_report_from_bare_run_directories(fake_study, tmp_path):
+    runs = [fake_study / "runs" / "phantoms" / m for m in ("litespinenet", "hq_litespinenet")]
+    text = build_run_report(runs, tmp_path / "r.html", title="two runs").read_text()
+    for sid, _ in SECTIONS:
+        assert f'id="{sid}"' in text
+    assert "No pairwise comparison" in text
+
+
+def test_test_scores_average_the_fold_ensemble(fake_study):
+    s = load_study(fake_study)
+    r = s.run("phantoms", "litespinenet")
+    y, p = r.scores("test")
+    raw = r.predictions[r.predictions.split == "test"]
+    first = raw[raw["index"] == raw["index"].min()]
+    np.testing.assert_allclose(p[0], first[[c for c in raw if c.startswith("prob_")]].mean().values)
+    assert len(y) == raw["index"].nunique()
