@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import TinyNet, make_images
+from train_testutils import TinyNet, make_images
 
 from hqmed.train.checkpoint import load_weights
 from hqmed.train.trainer import Trainer, lr_at, quick_auc

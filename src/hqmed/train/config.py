@@ -54,7 +54,8 @@ class ModelConfig(_Section):
     """Which network to build through ``hqmed.models.create_model``."""
 
     name: str  # registry name, e.g. "lcnet_050_tanh4", "hq_lcnet_050", "hq_litespinenet"
-    drop_rate: float = Field(0.0, ge=0.0, lt=1.0)  # dropout probability before the classifier
+    # Dropout probability before the classifier; None keeps the model's (paper's) default.
+    drop_rate: float | None = Field(None, ge=0.0, lt=1.0)
     # Extra keyword arguments for create_model, e.g. quantum_block: closed_form, bridge: linear,
     # head: gap, stride_list: [1, 2, 2, 1, 2, 1], multi_backbone: true.
     kwargs: dict[str, Any] = Field(default_factory=dict)

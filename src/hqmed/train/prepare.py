@@ -1,0 +1,194 @@
+"""From a config to arrays and a model: the data and model steps shared by training and inference.
+
+- :func:`load_datasets` calls ``hqmed.data.load_source(source, **params)`` with ``root`` resolved
+  against ``data.data_root``.
+- :func:`prepare_split` applies the config's image preparation to any split (train, val, test or a
+  new folder at ``hqmed predict`` time): resize to ``image_size``, convert ``channels``, add
+  quanvolution channels. The same function runs at training and at inference, so the two agree.
+- :func:`fit_normalizer` computes per-channel mean/std on the TRAINING portion only.
+- :func:`balance` applies SMOTE / class weights / sampler weights to the training portion only.
+- :func:`build_model` seeds and builds the network through ``hqmed.models.create_model``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hqmed.errors import ConfigError, DataError
+from hqmed.train.config import AugmentationConfig, ExperimentConfig
+
+__all__ = [
+    "Balanced",
+    "Normalizer",
+    "balance",
+    "build_augment",
+    "build_model",
+    "fit_normalizer",
+    "load_datasets",
+    "prepare_split",
+    "resolve_params",
+    "subsample",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def resolve_params(cfg: ExperimentConfig) -> dict[str, Any]:
+    """``data.params`` with ``root`` joined onto ``data.data_root`` (when that is set)."""
+    params = dict(cfg.data.params)
+    if cfg.data.data_root:
+        base = Path(cfg.data.data_root).expanduser()
+        root = params.get("root")
+        params["root"] = str(base if root is None else base / Path(str(root)).expanduser())
+    return params
+
+
+def load_datasets(cfg: ExperimentConfig) -> dict:
+    """``{split: ImageDataset}`` of the configured source."""
+    try:
+        from hqmed.data.registry import load_source
+    except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
+        raise ConfigError(f"data.source: hqmed.data.registry is not available ({exc})") from exc
+    return load_source(cfg.data.source, **resolve_params(cfg))
+
+
+def subsample(ds, n_max: int | None, seed: int):
+    """At most ``n_max`` samples of ``ds`` (stratified when every class has >= 2; seeded), in order."""
+    if n_max is None or len(ds) <= n_max:
+        return ds, None
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(ds))
+    labels = ds.labels
+    _, counts = np.unique(labels, return_counts=True)
+    strat = labels if counts.min() >= 2 and len(counts) <= n_max else None
+    keep, _ = train_test_split(idx, train_size=n_max, stratify=strat, random_state=seed, shuffle=True)
+    keep = np.sort(keep)
+    return ds.subset(keep), keep
+
+
+def prepare_split(ds, cfg: ExperimentConfig):
+    """Resize, convert channels and add quanvolution channels as configured. Returns a new dataset."""
+    from hqmed.data.base import ImageDataset, resize_images
+
+    images = ds.images
+    if cfg.data.image_size is not None and images.shape[-2:] != (cfg.data.image_size,) * 2:
+        images = resize_images(images, cfg.data.image_size)
+    want = cfg.data.channels
+    if want is not None and images.shape[1] != want:
+        if want == 3 and images.shape[1] == 1:
+            images = np.repeat(images, 3, axis=1)
+        elif want == 1 and images.shape[1] == 3:
+            images = images.mean(axis=1, keepdims=True, dtype=np.float32)
+        else:
+            raise DataError(f"{ds.name}: data.channels: expected images with 1 or 3 channels to "
+                            f"convert to {want}; got {images.shape[1]}")
+    if images is not ds.images:
+        ds = ImageDataset(np.ascontiguousarray(images, dtype=np.float32), ds.labels,
+                          list(ds.class_names), ds.meta, name=ds.name)
+    q = cfg.data.quanvolution
+    if q.enabled:
+        try:
+            from hqmed.data.quanvolution import add_quantum_channels
+        except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
+            raise ConfigError(f"data.quanvolution: hqmed.data.quanvolution is not available ({exc})") from exc
+        ds = add_quantum_channels(ds, stride=q.stride, rotation=q.rotation,
+                                  random_layers=q.random_layers, seed=q.seed, cache_dir=q.cache_dir)
+    return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+
+
+@dataclass
+class Normalizer:
+    """Per-channel standardisation ``(x - mean) / std`` with statistics from the training split."""
+
+    mean: list[float]  # per channel, intensity units of the [0, 1] images
+    std: list[float]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Normalizer:
+        return cls(mean=[float(v) for v in d["mean"]], std=[float(v) for v in d["std"]])
+
+
+def fit_normalizer(train_images: np.ndarray) -> Normalizer:
+    """Per-channel mean/std of (N, C, H, W) training images (float64 accumulation; std >= 1e-6)."""
+    x = np.asarray(train_images)
+    mean = x.mean(axis=(0, 2, 3), dtype=np.float64)
+    std = x.std(axis=(0, 2, 3), dtype=np.float64)
+    return Normalizer(mean=[float(m) for m in mean], std=[float(max(s, 1e-6)) for s in std])
+
+
+# ---------------------------------------------------------------------------------------------
+# Balancing and augmentation
+
+
+@dataclass
+class Balanced:
+    """The training portion after balancing, plus loss/sampler weights when those are used."""
+
+    x: np.ndarray  # (N', C, H, W) float32
+    y: np.ndarray  # (N',) int64
+    class_weights: np.ndarray | None = None  # (K,) for the cross-entropy
+    sample_weights: np.ndarray | None = None  # (N',) sampling weights
+
+
+def balance(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: ExperimentConfig, seed: int) -> Balanced:
+    """Apply ``cfg.balancing`` to one training portion (never to validation or test data)."""
+    method = cfg.balancing.method
+    if method == "none":
+        return Balanced(x, y)
+    from hqmed.data import balancing
+
+    if method == "smote":
+        target = cfg.balancing.target_per_class or int(np.bincount(y, minlength=num_classes).max())
+        xb, yb = balancing.smote(x, y, target_per_class=target, seed=seed)
+        return Balanced(np.ascontiguousarray(xb, dtype=np.float32), np.asarray(yb, dtype=np.int64))
+    if method == "weighted_loss":
+        return Balanced(x, y, class_weights=np.asarray(balancing.class_weights(y, num_classes)))
+    return Balanced(x, y, sample_weights=np.asarray(balancing.weighted_sampler_weights(y)))
+
+
+def build_augment(cfg: AugmentationConfig):
+    """``f(x, generator) -> x`` from ``hqmed.data.transforms.Augmentation``, or None when disabled."""
+    if not cfg.enabled:
+        return None
+    try:
+        from hqmed.data.transforms import Augmentation
+    except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
+        raise ConfigError(f"augmentation: hqmed.data.transforms is not available ({exc})") from exc
+    aug = Augmentation(cfg.model_dump(exclude={"enabled"}))
+    return lambda x, g: aug(x, generator=g)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+def build_model(cfg: ExperimentConfig, num_classes: int, in_chans: int, seed: int) -> torch.nn.Module:
+    """Seed torch with ``seed`` then build ``cfg.model`` for K classes and C input channels."""
+    from hqmed.models import create_model
+
+    torch.manual_seed(seed)
+    return create_model(cfg.model.name, num_classes=num_classes, in_chans=in_chans,
+                        drop_rate=cfg.model.drop_rate, **cfg.model.kwargs)
