@@ -93,7 +93,7 @@ def tiny_pixels(h: int, w: int, bits: int, boxes, photometric: str) -> np.ndarra
     """Dark background (10% of range), each lesion box bright (90%); inverted for MONOCHROME1."""
     top = 2**bits - 1
     img = np.full((h, w), 0.1 * top)
-    img[0, 0] = 0  # fixes the min-max range to [0, top]
+    img[-1, 0] = 0  # fixes the min-max range to [0, top] (outside every box)
     img[-1, -1] = top
     for b in boxes:
         if b is not None:
@@ -116,6 +116,11 @@ def build_tiny_vindr(root: Path) -> Path:
     for split, r in rows.items():
         pd.DataFrame(r).to_csv(root / "annotations" / f"{split}.csv", index=False)
     return root
+
+
+@pytest.fixture
+def tiny_spec() -> dict:
+    return TINY
 
 
 @pytest.fixture
