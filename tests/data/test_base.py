@@ -105,3 +105,17 @@ def test_crop_and_channels():
     assert to_channels(np.zeros((4, 5), np.float32), 3).shape == (3, 4, 5)
     rgb = np.stack([np.zeros((2, 2)), np.ones((2, 2)), np.ones((2, 2)) * 0.5], axis=-1)
     np.testing.assert_allclose(to_channels(rgb, 1), 0.5)
+
+
+def test_registry_rejects_unknown_kind_and_params():
+    from hqmed.data import list_sources, load_source, source_params
+    from hqmed.errors import ConfigError
+
+    assert list_sources() == ["medmnist", "cifar10", "vindr", "phantoms", "folder", "yolo"]
+    with pytest.raises(ConfigError, match=r"data kind: expected one of \['medmnist', .*'yolo'\]; got 'mnist'"):
+        load_source("mnist")
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['sise'\]; expected among \['flag', 'size'"):
+        load_source("medmnist", flag="pathmnist", sise=28)
+    for kind in list_sources():
+        assert "root" in source_params(kind)
+    assert {"n_images", "seed", "difficulty", "image_size"} <= set(source_params("phantoms"))

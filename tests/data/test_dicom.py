@@ -74,3 +74,21 @@ def test_detection_and_header(tmp_path, dicom_writer):
     p = dicom_writer(tmp_path / "noext", _ramp(6, 9))
     assert is_dicom(p) and dicom_shape(p) == (6, 9)
     assert read_image_file(p, channels=3).shape == (3, 6, 9)
+
+
+def test_voi_lut_sequence_matches_pydicom(tmp_path, dicom_writer):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    pix = _ramp(top=1023)
+    p = dicom_writer(tmp_path / "lut.dcm", pix, bits=10)
+    ds = pydicom.dcmread(p)
+    item = Dataset()
+    item.add_new(0x00283002, "US", [256, 256, 12])  # LUTDescriptor: 256 entries from value 256, 12-bit
+    lut = np.round(np.sqrt(np.linspace(0, 1, 256)) * 4000).astype(np.uint16)
+    item.add_new(0x00283006, "US", lut.tolist())  # LUTData
+    ds.VOILUTSequence = Sequence([item])
+    ds.save_as(p)
+    ref = apply_voi_lut(ds.pixel_array, ds).astype(np.float64)
+    ref = (ref - lut.min()) / (lut.max() - lut.min())  # oracle: pydicom's LUT, scaled by the LUT range
+    np.testing.assert_allclose(read_dicom(p), ref, atol=1e-6)
