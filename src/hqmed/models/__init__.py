@@ -1,1 +1,25 @@
-"""hqmed.models."""
+"""hqmed.models: LiteSpineNet / HQ-LiteSpineNet and PP-LCNet with its hybrid twins, in one registry.
+
+>>> from hqmed.models import create_model, list_models, count_parameters
+>>> model = create_model("hq_lcnet_050", num_classes=7, stride_list=[1, 1, 2, 2, 2])
+
+See docs/models.md for the architectures, parameter counts and the paper ambiguities resolved here.
+"""
+
+from hqmed.models.registry import (
+    count_parameters,
+    create_model,
+    is_model,
+    list_models,
+    model_default_cfg,
+    register_model,
+)
+
+__all__ = [
+    "count_parameters",
+    "create_model",
+    "is_model",
+    "list_models",
+    "model_default_cfg",
+    "register_model",
+]

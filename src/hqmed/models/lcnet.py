@@ -1,0 +1,296 @@
+"""PP-LCNet (PaddleClas ``ppcls/arch/backbone/legendary_models/pp_lcnet.py``) and the LCNet paper's
+classical/hybrid pair (hybrid-lcnet-medmnist.txt, Sections 4.2-4.5).
+
+PP-LCNet at scale s (channels c -> make_divisible(c * s, 8)), input (3, 224, 224):
+
+    conv1    Conv3x3(in_chans -> 16s, stride_list[0]) + BN + hardswish
+    blocks2  [3, 16, 32, 1, F]
+    blocks3  [3, 32, 64, 2, F], [3, 64, 64, 1, F]
+    blocks4  [3, 64, 128, 2, F], [3, 128, 128, 1, F]
+    blocks5  [3, 128, 256, 2, F], 5 x [5, 256, 256, 1, F]
+    blocks6  [5, 256, 512, 2, T], [5, 512, 512, 1, T]          -> (512s, 7, 7)
+    head     GAP -> Conv1x1(512s -> 1280, no bias) -> hardswish -> Dropout(0.2) -> Linear(1280, K)
+
+Each block [k, in, out, stride, SE] is depthwise kxk conv (stride) + BN + hardswish, optional SE
+(GAP, 1x1 conv C -> C/4 + bias, ReLU, 1x1 conv C/4 -> C + bias, hardsigmoid, multiply), then
+pointwise 1x1 conv + BN + hardswish; no residual, convs without bias. ``stride_list[1:]`` replaces
+the stride of the first block of blocks3..blocks6, exactly as PaddleClas does.
+
+Trainable parameters at num_classes=1000 equal PaddleClas's (timm adds a bias to the 1280 conv:
++1,280 each): lcnet_050 1,879,576; lcnet_075 2,357,008; lcnet_100 2,952,520; lcnet_150 4,499,832;
+lcnet_200 6,521,512.
+
+Small inputs: with the default ``stride_list=(2, 2, 2, 2, 2)`` the network downsamples by 32, so
+28 x 28 (MedMNIST) and 32 x 32 (CIFAR-10) images end as a 1 x 1 map. ``SMALL_INPUT_STRIDES =
+(1, 1, 2, 2, 2)`` (total stride 8) keeps a 4 x 4 map at 28 or 32 pixels with the same parameters.
+
+The LCNet paper pair differs only in the quantum block (``AngleBottleneck`` in ``heads.py``):
+
+    lcnet_XXX_tanh4: features (1280) -> Linear(1280, 4) -> tanh -> Linear(4, K)
+    hq_lcnet_XXX:    features (1280) -> Linear(1280, 4) -> tanh -> x pi -> H + RY(angle) + RY(w)
+                     on 4 qubits -> 4 <Z> -> Linear(4, K)        (+4 trainable circuit weights)
+
+"features" is the PP-LCNet pre-logits vector (after the 1280 conv, hardswish and dropout); with
+``use_last_conv=False`` it is the 512s-channel GAP vector instead (PaddleClas's option). The paper
+(TensorFlow/Keras, no code) does not say which; we keep the full PP-LCNet head so the classical
+member is "PP-LCNet with a 4-wide tanh bottleneck".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from hqmed.errors import ConfigError
+from hqmed.models.heads import AngleBottleneck, LinearProjection, QuantumBlock
+from hqmed.models.layers import (
+    ConvBNAct,
+    SplitBackbone,
+    check_backbone_split,
+    check_int,
+)
+from hqmed.models.registry import build_model, register_default_cfgs, register_model
+
+__all__ = ["PPLCNet", "LCNetBackbone", "make_divisible", "NET_CONFIG", "SMALL_INPUT_STRIDES",
+           "SCALES"]
+
+PADDLE_REF = "PaddleClas ppcls/arch/backbone/legendary_models/pp_lcnet.py (PP-LCNet, arXiv:2109.15099)"
+HYBRID_REF = (
+    "Impact of Scaling Classic Component on Performance of Hybrid Multi-Backbone Quantum-Classic "
+    "Neural Networks for Medical Applications (hybrid-lcnet-medmnist.txt), Sections 4.2-4.5"
+)
+
+# [kernel, in_c, out_c, stride, use_se] per depthwise-separable block, before scaling.
+NET_CONFIG: dict[str, tuple[tuple[int, int, int, int, bool], ...]] = {
+    "blocks2": ((3, 16, 32, 1, False),),
+    "blocks3": ((3, 32, 64, 2, False), (3, 64, 64, 1, False)),
+    "blocks4": ((3, 64, 128, 2, False), (3, 128, 128, 1, False)),
+    "blocks5": ((3, 128, 256, 2, False),) + ((5, 256, 256, 1, False),) * 5,
+    "blocks6": ((5, 256, 512, 2, True), (5, 512, 512, 1, True)),
+}
+DEFAULT_STRIDES = (2, 2, 2, 2, 2)
+SMALL_INPUT_STRIDES = (1, 1, 2, 2, 2)
+QUANTUM_OPTIONS = ("quantum_block", "backend", "diff_method", "quantum_kwargs")
+SCALES = {"050": 0.5, "075": 0.75, "100": 1.0, "150": 1.5, "200": 2.0}
+# Trainable parameters at num_classes=1000 according to PaddleClas (the oracle in the tests).
+PADDLE_PARAMS = {"050": 1_879_576, "075": 2_357_008, "100": 2_952_520, "150": 4_499_832,
+                 "200": 6_521_512}
+
+
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round ``v`` to the nearest multiple of ``divisor`` (not below 90% of ``v``), as PaddleClas."""
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+class SEModule(nn.Module):
+    """Squeeze-excitation: x * hardsigmoid(conv2(relu(conv1(GAP(x))))); (B, C, H, W) -> same."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.conv1 = nn.Conv2d(channels, channels // reduction, 1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(channels // reduction, channels, 1)
+        self.hardsigmoid = nn.Hardsigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.hardsigmoid(self.conv2(self.relu(self.conv1(self.avg_pool(x)))))
+
+
+class DepthwiseSeparable(nn.Module):
+    """dw kxk (stride) + BN + hardswish [-> SE] -> pw 1x1 + BN + hardswish; no residual."""
+
+    def __init__(self, in_chs: int, out_chs: int, stride: int, dw_size: int, use_se: bool) -> None:
+        super().__init__()
+        self.dw_conv = ConvBNAct(in_chs, in_chs, dw_size, stride, groups=in_chs,
+                                 act_layer=nn.Hardswish)
+        self.se = SEModule(in_chs) if use_se else nn.Identity()
+        self.pw_conv = ConvBNAct(in_chs, out_chs, 1, 1, act_layer=nn.Hardswish)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pw_conv(self.se(self.dw_conv(x)))
+
+
+def _check_strides(stride_list: Any) -> tuple[int, ...]:
+    ok = isinstance(stride_list, (list, tuple)) and len(stride_list) == 5 and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in stride_list)
+    if not ok:
+        raise ConfigError(f"stride_list: expected 5 positive integers (stem, blocks3..blocks6), "
+                          f"e.g. {list(SMALL_INPUT_STRIDES)} for 28-32 px inputs; "
+                          f"got {stride_list!r}")
+    return tuple(stride_list)
+
+
+class LCNetBackbone(nn.Module):
+    """conv1 + blocks2..blocks6: (B, in_chans, H, W) -> (B, 512s, H/S, W/S), S = prod(stride_list)."""
+
+    def __init__(self, scale: float, in_chans: int = 3,
+                 stride_list: Sequence[int] = DEFAULT_STRIDES) -> None:
+        super().__init__()
+        strides = _check_strides(stride_list)
+        self.conv1 = ConvBNAct(in_chans, make_divisible(16 * scale), 3, strides[0],
+                               act_layer=nn.Hardswish)
+        for i, name in enumerate(NET_CONFIG):
+            blocks = []
+            for j, (k, in_c, out_c, s, se) in enumerate(NET_CONFIG[name]):
+                if j == 0 and i >= 1:  # blocks3..blocks6: first block takes stride_list[1:]
+                    s = strides[i]
+                blocks.append(DepthwiseSeparable(make_divisible(in_c * scale),
+                                                 make_divisible(out_c * scale), s, k, se))
+            self.add_module(name, nn.Sequential(*blocks))
+        self.num_features = make_divisible(NET_CONFIG["blocks6"][-1][2] * scale)
+        for m in self.modules():  # PaddleClas: KaimingNormal for the ConvBN convolutions
+            if isinstance(m, ConvBNAct):
+                nn.init.kaiming_normal_(m.conv.weight, mode="fan_in", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        for name in NET_CONFIG:
+            x = getattr(self, name)(x)
+        return x
+
+
+class PPLCNet(nn.Module):
+    """PP-LCNet, optionally with the 4-wide tanh bottleneck / quantum block before the classifier.
+
+    Input (B, in_chans, H, W) float32 -> logits (B, num_classes).
+
+    Args:
+        scale: width multiplier (fixed by the model name).
+        num_classes: output logits.
+        in_chans: input channels (3; 3 + 4 with quanvolution channels; 1 for grey images).
+        drop_rate: dropout after the 1280 conv (0.2 in PaddleClas).
+        stride_list: strides of the stem and of the first block of blocks3..blocks6.
+        use_last_conv: keep the GAP -> 1x1 conv (1280, no bias) -> hardswish -> dropout head.
+        class_expand: channels of that conv (1280).
+        bottleneck: None (plain PP-LCNet) or n, the width of the tanh bottleneck / qubit count.
+        quantum_block: ``"quantum"``, ``"classical"``, ``"closed_form"`` or ``"none"`` (twin);
+            only with a bottleneck.
+        multi_backbone, quantum_in_chans: second backbone on the last ``quantum_in_chans`` input
+            channels, feature maps concatenated before the head (``SplitBackbone``).
+        backend, diff_method, quantum_kwargs: passed to ``hqmed.quantum.QuantumLayer``.
+    """
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.2,
+        stride_list: Sequence[int] = DEFAULT_STRIDES,
+        use_last_conv: bool = True,
+        class_expand: int = 1280,
+        bottleneck: int | None = None,
+        quantum_block: str | None = None,
+        multi_backbone: bool = False,
+        quantum_in_chans: int = 4,
+        backend: str = "torch",
+        diff_method: str = "backprop",
+        quantum_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_classes = check_int("num_classes", num_classes)
+        self.in_chans = in_chans
+        check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
+        if not (isinstance(drop_rate, (int, float)) and 0.0 <= drop_rate < 1.0):
+            raise ConfigError(f"drop_rate: expected a number in [0, 1); got {drop_rate!r}")
+        if bottleneck is None and quantum_block is not None:
+            raise ConfigError(f"quantum_block: applies only to models with a bottleneck "
+                              f"(lcnet_XXX_tanh4, hq_lcnet_XXX); got {quantum_block!r}")
+        self.scale, self.drop_rate = scale, float(drop_rate)
+        self.stride_list = _check_strides(stride_list)
+        self.multi_backbone = multi_backbone
+
+        def make_backbone(chans: int) -> LCNetBackbone:
+            return LCNetBackbone(scale, chans, self.stride_list)
+
+        self.backbone: nn.Module = (SplitBackbone(make_backbone, in_chans, quantum_in_chans)
+                                    if multi_backbone else make_backbone(in_chans))
+        self.num_features = self.backbone.num_features
+
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        if use_last_conv:
+            self.last_conv: nn.Module | None = nn.Conv2d(self.num_features, check_int(
+                "class_expand", class_expand), 1, bias=False)
+            self.act: nn.Module = nn.Hardswish()
+            self.dropout: nn.Module = nn.Dropout(self.drop_rate)
+            feat = class_expand
+        else:
+            self.last_conv, self.act, self.dropout = None, nn.Identity(), nn.Identity()
+            feat = self.num_features
+        self.head_hidden_size = feat
+        if bottleneck is None:
+            self.bottleneck: nn.Module | None = None
+        else:
+            check_int("bottleneck", bottleneck)
+            block = QuantumBlock(bottleneck, "hadamard_ry", 1, kind=quantum_block or "quantum",
+                                 angle_scale=math.pi, backend=backend, diff_method=diff_method,
+                                 quantum_kwargs=quantum_kwargs)
+            self.bottleneck = AngleBottleneck(LinearProjection(feat, bottleneck), block)
+            feat = bottleneck
+        self.fc = nn.Linear(feat, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_chans, H, W) -> (B, num_features, H/S, W/S)."""
+        return self.backbone(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Feature map -> logits, or the classifier input (1280-d, or the n bottleneck outputs)."""
+        x = self.avg_pool(x)
+        if self.last_conv is not None:
+            x = self.dropout(self.act(self.last_conv(x)))
+        x = x.flatten(1)
+        if self.bottleneck is not None:
+            x = self.bottleneck(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _register_width(suffix: str, scale: float) -> None:
+    base = {"input_size": (3, 224, 224), "scale": scale, "family": "lcnet",
+            "small_input_stride_list": SMALL_INPUT_STRIDES}
+    names = {"plain": f"lcnet_{suffix}", "tanh4": f"lcnet_{suffix}_tanh4",
+             "hq": f"hq_lcnet_{suffix}"}
+    register_default_cfgs({
+        names["plain"]: {**base, "num_classes": 1000, "paper": PADDLE_REF, "hybrid": False,
+                         "paper_params": PADDLE_PARAMS[suffix],
+                         "description": f"PP-LCNet x{scale}"},
+        names["tanh4"]: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": False,
+                         "input_size": (3, 32, 32), "twin": names["hq"],
+                         "description": f"PP-LCNet x{scale} + Linear(1280,4) + tanh (classical)"},
+        names["hq"]: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": True,
+                      "input_size": (3, 32, 32), "twin": names["tanh4"],
+                      "description": f"PP-LCNet x{scale} + 4-qubit H+RY block (hybrid)"},
+    })
+
+    def plain(**kwargs: Any) -> PPLCNet:
+        return build_model(PPLCNet, names["plain"], {"scale": scale}, kwargs,
+                           unavailable=("bottleneck",) + QUANTUM_OPTIONS)
+
+    def tanh4(**kwargs: Any) -> PPLCNet:
+        return build_model(PPLCNet, names["tanh4"],
+                           {"scale": scale, "bottleneck": 4, "quantum_block": "none"}, kwargs,
+                           unavailable=QUANTUM_OPTIONS)
+
+    def hq(**kwargs: Any) -> PPLCNet:
+        kwargs.setdefault("bottleneck", 4)
+        return build_model(PPLCNet, names["hq"], {"scale": scale}, kwargs)
+
+    for key, fn in (("plain", plain), ("tanh4", tanh4), ("hq", hq)):
+        fn.__name__ = fn.__qualname__ = names[key]
+        fn.__doc__ = f"{names[key]}: see the hqmed.models.lcnet module docstring."
+        register_model(fn)
+
+
+for _suffix, _scale in SCALES.items():
+    _register_width(_suffix, _scale)

@@ -1,0 +1,90 @@
+"""Trainable-parameter counts against independent oracles: PaddleClas's published numbers for
+PP-LCNet, and the LiteSpineNet paper's layer list (Table 2) counted by hand here."""
+
+from __future__ import annotations
+
+import pytest
+from models_testutils import skip_without_quantum
+
+from hqmed.models import count_parameters, create_model
+
+# PaddleClas PPLCNet_x{0_5,0_75,1_0,1_5,2_0} at class_num=1000 (head conv without bias).
+PADDLECLAS = {
+    "lcnet_050": 1_879_576,
+    "lcnet_075": 2_357_008,
+    "lcnet_100": 2_952_520,
+    "lcnet_150": 4_499_832,
+    "lcnet_200": 6_521_512,
+}
+
+
+@pytest.mark.parametrize("name, expected", sorted(PADDLECLAS.items()))
+def test_pp_lcnet_matches_paddleclas(name, expected):
+    assert count_parameters(create_model(name, num_classes=1000)) == expected
+
+
+@pytest.mark.parametrize("name", sorted(PADDLECLAS))
+def test_stride_list_does_not_change_parameters(name):
+    model = create_model(name, num_classes=1000, stride_list=[1, 1, 2, 2, 2])
+    assert count_parameters(model) == PADDLECLAS[name]
+
+
+def _conv_stage() -> int:
+    """Table 2: 3x3 convs with bias, each followed by BatchNorm (weight + bias)."""
+    chans = [3, 6, 6, 16, 24, 24, 40, 64, 64, 80, 96, 112]
+    return sum(c_in * c_out * 9 + c_out + 2 * c_out for c_in, c_out in zip(chans, chans[1:]))
+
+
+def _mlp(in_features: int, k: int) -> int:
+    return (in_features * 84 + 84) + (84 * 56 + 56) + (56 * k + k)
+
+
+def test_litespinenet_hand_counts_match_issue():
+    assert _conv_stage() == 292_098
+    assert _conv_stage() + _mlp(112 * 7 * 7, 8) == 758_390
+    assert _conv_stage() + _mlp(112, 8) == 306_806
+    assert 760_292 - 758_390 == 1_902  # the documented gap to the paper's claim
+
+
+@pytest.mark.parametrize("head, expected", [("flatten", 758_390), ("gap", 306_806)])
+def test_litespinenet_counts(head, expected):
+    assert count_parameters(create_model("litespinenet", num_classes=8, head=head)) == expected
+
+
+def test_litespinenet_default_head_is_flatten():
+    assert count_parameters(create_model("litespinenet", num_classes=8)) == 758_390
+
+
+@pytest.mark.parametrize("bridge, bridge_params", [("pool", 0), ("linear", 5488 * 7 + 7)])
+@pytest.mark.parametrize("block, block_params", [
+    ("quantum", 3 * 3 * 7),      # 3 StronglyEntanglingLayers x 7 qubits x Rot(3 angles) = 63
+    ("classical", 7 * 7 + 7),    # tanh(Linear(7, 7))
+    ("none", 0),                 # classical twin
+])
+def test_hq_litespinenet_counts(bridge, bridge_params, block, block_params):
+    skip_without_quantum("hq_litespinenet", {"quantum_block": block})
+    model = create_model("hq_litespinenet", num_classes=8, bridge=bridge, quantum_block=block)
+    expected = _conv_stage() + bridge_params + block_params + _mlp(7, 8)
+    assert count_parameters(model) == expected
+
+
+def test_hq_litespinenet_documented_totals():
+    # The numbers quoted in the docstring and docs/models.md.
+    assert _conv_stage() + 63 + _mlp(7, 8) == 298_049
+    assert _conv_stage() + 5488 * 7 + 7 + 63 + _mlp(7, 8) == 336_472
+
+
+@pytest.mark.parametrize("width", ["050", "100", "200"])
+@pytest.mark.parametrize("k", [7, 10])
+def test_lcnet_pair_counts(width, k):
+    plain = count_parameters(create_model(f"lcnet_{width}", num_classes=k))
+    bottleneck = (1280 * 4 + 4) + (4 * k + k) - (1280 * k + k)
+    twin = create_model(f"lcnet_{width}_tanh4", num_classes=k)
+    assert count_parameters(twin) == plain + bottleneck
+    assert count_parameters(create_model(f"hq_lcnet_{width}", num_classes=k,
+                                         quantum_block="closed_form")) == plain + bottleneck + 4
+    assert count_parameters(create_model(f"hq_lcnet_{width}", num_classes=k,
+                                         quantum_block="classical")) == plain + bottleneck + 4
+    skip_without_quantum(f"hq_lcnet_{width}")
+    assert count_parameters(create_model(f"hq_lcnet_{width}", num_classes=k)) == (
+        plain + bottleneck + 4)

@@ -1,0 +1,53 @@
+"""Hybrid and classical members of each pair differ only in the quantum block."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from models_testutils import shapes, skip_without_quantum, tiny_input
+
+from hqmed.models import create_model
+
+BLOCK = "bottleneck.block."
+
+
+@pytest.mark.parametrize("width", ["050", "075", "100", "150", "200"])
+@pytest.mark.parametrize("block", ["quantum", "classical", "closed_form"])
+def test_lcnet_pair_differs_only_in_block(width, block):
+    skip_without_quantum(f"hq_lcnet_{width}", {"quantum_block": block})
+    hybrid = create_model(f"hq_lcnet_{width}", num_classes=7, quantum_block=block)
+    twin = create_model(f"lcnet_{width}_tanh4", num_classes=7)
+    assert shapes(hybrid, exclude=BLOCK) == shapes(twin)
+    extra = {k: v for k, v in shapes(hybrid).items() if k.startswith(BLOCK)}
+    assert sum(torch.Size(s).numel() for s in extra.values()) == 4  # one RY weight per qubit
+    assert not any(k.startswith(BLOCK) for k in shapes(twin))
+
+
+@pytest.mark.parametrize("bridge", ["pool", "linear"])
+@pytest.mark.parametrize("block", ["quantum", "classical"])
+def test_hq_litespinenet_twin_differs_only_in_block(bridge, block):
+    skip_without_quantum("hq_litespinenet", {"quantum_block": block})
+    hybrid = create_model("hq_litespinenet", num_classes=8, bridge=bridge, quantum_block=block)
+    twin = create_model("hq_litespinenet", num_classes=8, bridge=bridge, quantum_block="none")
+    assert shapes(hybrid, exclude=BLOCK) == shapes(twin)
+    assert any(k.startswith(BLOCK) for k in shapes(hybrid))
+
+
+def test_twin_weights_transfer_and_block_is_the_only_difference():
+    """Load the twin's weights into the hybrid (all but the block): with a zero-angle closed-form
+    block replaced by the identity, both compute the same function."""
+    torch.manual_seed(0)
+    twin = create_model("lcnet_050_tanh4", num_classes=3).eval()
+    hybrid = create_model("hq_lcnet_050", num_classes=3, quantum_block="closed_form").eval()
+    missing, unexpected = hybrid.load_state_dict(twin.state_dict(), strict=False)
+    assert missing == ["bottleneck.block.impl.weights"] and unexpected == []
+    x = tiny_input()
+    with torch.no_grad():
+        t = twin.forward_head(twin.forward_features(x), pre_logits=True)
+        h_in = twin.bottleneck.act(twin.bottleneck.projection(
+            twin.dropout(twin.act(twin.last_conv(twin.avg_pool(twin.forward_features(x)))))
+        ))
+        h = hybrid.forward_head(hybrid.forward_features(x), pre_logits=True)
+    assert torch.allclose(t, h_in)  # the twin's pre-logits are the tanh outputs
+    w = hybrid.bottleneck.block.impl.weights.detach()
+    assert torch.allclose(h, -torch.sin(torch.pi * t + w), atol=1e-6)
