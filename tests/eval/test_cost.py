@@ -73,6 +73,9 @@ def test_quantum_layers_and_evaluations():
     c = resource_counts(net.q.circuit_resources())
     assert c == {"n_qubits": 4, "n_1q": 12, "n_2q": 8, "n_params": 24, "depth": 2}
     assert resource_counts({"num_qubits": 7, "n_1q_gates": 70, "n_2q_gates": 21})["n_2q"] == 21
+    hq = resource_counts({"qubits": 7, "depth": 13, "gate_counts": {"RY": 7, "Rot": 21, "CNOT": 21},
+                          "two_qubit_gates": 21, "trainable_parameters": 63})
+    assert hq == {"n_qubits": 7, "n_1q": 28, "n_2q": 21, "n_params": 63, "depth": 13}
 
 
 def test_circuit_flops_and_qpu_estimate():
@@ -123,3 +126,25 @@ def test_measure_cost_json_and_qpu():
 def test_input_shape_checked():
     with pytest.raises(ShapeError, match=r"expected \(C, H, W\)"):
         count_flops(Net(), (1, 3, 6, 6))
+
+
+def test_measure_cost_with_real_quantum_layer():
+    quantum = pytest.importorskip("hqmed.quantum")
+    layer = quantum.QuantumLayer(7, 3)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(12, 7)
+            self.q = layer
+            self.head = nn.Linear(7, 2)
+
+        def forward(self, x):
+            return self.head(self.q(torch.tanh(self.fc(x.flatten(1)))))
+
+    out = measure_cost(Tiny(), (3, 2, 2), timing=False)
+    q = out["quantum"][0]
+    assert q["counts"]["n_qubits"] == 7 and q["counts"]["n_2q"] == 21
+    assert q["gradient_evaluations"] == 126  # the paper's Table 8 row
+    assert q["evaluations_per_sample"] == 1.0 and q["statevector_size"] == 128
+    assert out["params"] == 12 * 7 + 7 + 63 + 7 * 2 + 2

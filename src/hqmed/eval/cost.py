@@ -115,21 +115,26 @@ def _first(res: dict, *keys: str, default=None):
 
 def resource_counts(res: dict) -> dict[str, int]:
     """Normalise a ``circuit_resources()`` dict to ``{"n_qubits", "n_1q", "n_2q", "n_params",
-    "depth"}`` (accepts PennyLane-``specs``-like ``num_wires``/``gate_sizes`` too)."""
-    n_qubits = int(_first(res, "n_qubits", "num_qubits", "num_wires", "wires", default=0))
+    "depth"}``. Understands hqmed.quantum's keys (``qubits``, ``gate_counts``,
+    ``two_qubit_gates``, ``trainable_parameters``) and PennyLane-``specs``-like ``num_wires`` /
+    ``gate_sizes``. A Rot gate counts as one 1-qubit gate."""
+    n_qubits = int(_first(res, "qubits", "n_qubits", "num_qubits", "num_wires", default=0))
     sizes = _first(res, "gate_sizes", default=None)
+    gate_counts = _first(res, "gate_counts", "gate_types", default=None)
     if isinstance(sizes, dict):
         n1 = int(sizes.get(1, sizes.get("1", 0)))
         n2 = int(sum(v for k, v in sizes.items() if int(k) >= 2))
     else:
-        n1 = int(_first(res, "n_1q_gates", "num_1q_gates", "single_qubit_gates", "n_single_qubit_gates",
+        n2 = int(_first(res, "two_qubit_gates", "n_2q_gates", "num_2q_gates", "cnot_gates",
                         default=0))
-        n2 = int(_first(res, "n_2q_gates", "num_2q_gates", "two_qubit_gates", "n_two_qubit_gates",
-                        "entangling_gates", "n_cnot", "cnot_gates", default=0))
+        if isinstance(gate_counts, dict):
+            n1 = int(sum(gate_counts.values())) - n2
+        else:
+            n1 = int(_first(res, "n_1q_gates", "num_1q_gates", "single_qubit_gates", default=0))
     return {
         "n_qubits": n_qubits, "n_1q": n1, "n_2q": n2,
-        "n_params": int(_first(res, "n_params", "num_trainable_params", "trainable_params",
-                               "parameterized_gates_params", default=0)),
+        "n_params": int(_first(res, "trainable_parameters", "n_params", "num_trainable_params",
+                               default=0)),
         "depth": int(_first(res, "depth", default=0)),
     }
 
