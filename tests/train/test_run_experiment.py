@@ -119,12 +119,13 @@ class Killed(RuntimeError):
     pass
 
 
+@pytest.mark.slow
 def test_killed_cv_run_resumes_to_identical_results(tmp_path):
-    cfg = _cfg("epochs=3")
+    cfg = _cfg("epochs=2")
     full = _read(run_experiment(cfg, tmp_path / "full", datasets=make_source()))
 
     def kill(row):
-        if row["fold"] == 1 and row["epoch"] == 2:
+        if row["fold"] == 1 and row["epoch"] == 1:
             raise Killed
 
     with pytest.raises(Killed):
@@ -134,8 +135,8 @@ def test_killed_cv_run_resumes_to_identical_results(tmp_path):
     assert not (cut / "DONE").exists()
     seen = []
     run_experiment(cfg, cut, datasets=make_source(), callbacks=[seen.append])
-    # fold 0 was not retrained, fold 1 continued at epoch 3, fold 2 ran fully
-    assert [(r["fold"], r["epoch"]) for r in seen] == [(1, 3), (2, 1), (2, 2), (2, 3)]
+    # fold 0 was not retrained, fold 1 continued at epoch 2, fold 2 ran fully
+    assert [(r["fold"], r["epoch"]) for r in seen] == [(1, 2), (2, 1), (2, 2)]
     again = _read(cut)
     assert again["predictions.csv"] == full["predictions.csv"]
     assert again["metrics.json"] == full["metrics.json"]
@@ -165,3 +166,32 @@ def test_resume_refuses_a_changed_config_and_no_resume_restarts(tmp_path):
     with pytest.raises(ConfigError, match="without config.yaml"):
         run_experiment(_cfg(), tmp_path / "other", resume=False, datasets=make_source())
     assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"
+
+
+def test_smote_and_normaliser_use_the_training_portion_only(tmp_path):
+    src = make_source(n_train=40, n_val=0, n_test=0)
+    # make the classes imbalanced: drop most of class 2
+    keep = np.flatnonzero((src["train"].labels != 2) | (np.arange(40) // 3 % 3 == 0))
+    src = {"train": src["train"].subset(keep)}
+    cfg = _cfg("epochs=1", "balancing.method=smote", "balancing.target_per_class=20",
+               "augmentation.enabled=true", "protocol.folds=2")
+    run = run_experiment(cfg, tmp_path / "s", datasets=src)
+    s = json.loads((run / "splits.json").read_text())
+    m = json.loads((run / "metrics.json").read_text())
+    images = src["train"].images
+    for f, info in zip(s["folds"], m["folds"]):
+        counts = np.bincount(src["train"].labels[f["train"]], minlength=3)
+        assert info["n_train"] == len(f["train"])
+        assert info["n_train_balanced"] == int(np.maximum(counts, 20).sum())
+        assert info["n_val"] == len(f["val"])  # validation keeps its distribution
+        norm = json.loads((run / f"fold_{info['fold']}" / "normalizer.json").read_text())
+        np.testing.assert_allclose(norm["mean"], images[f["train"]].mean(axis=(0, 2, 3)), rtol=1e-6)
+    assert len(load_predictions(run)) == len(keep)  # OoF: every original image once, no synthetic ones
+
+
+@pytest.mark.parametrize("method", ["weighted_loss", "weighted_sampler"])
+def test_weighted_balancing_runs_deterministically(tmp_path, method):
+    cfg = _cfg("epochs=1", f"balancing.method={method}", "protocol.folds=2")
+    a = _read(run_experiment(cfg, tmp_path / "a", datasets=make_source()))
+    b = _read(run_experiment(cfg, tmp_path / "b", datasets=make_source()))
+    assert a["predictions.csv"] == b["predictions.csv"]

@@ -107,15 +107,34 @@ class BalancingConfig(_Section):
 
 
 class AugmentationConfig(_Section):
-    """Training-time augmentation (``hqmed.data.transforms.Augmentation``); off unless enabled."""
+    """Training-time augmentation, ``hqmed.data.transforms.Augmentation`` (off unless enabled).
+
+    The LiteSpineNet paper's "random crops, horizontal and vertical flips, and opacity adjustments";
+    order crop -> flips -> brightness -> contrast -> opacity -> clip. Fields mirror
+    ``hqmed.data.transforms.AugmentationConfig`` (same names and defaults).
+    """
 
     enabled: bool = False
+    crop: Literal["pad", "resized", "none"] = "pad"  # pad+random crop, random resized crop, or none
+    crop_padding: int = Field(8, ge=0)  # px of reflection padding per side (crop="pad")
+    crop_scale: tuple[float, float] = (0.7, 1.0)  # area fraction range (crop="resized")
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratio w/h range (crop="resized")
     hflip: float = Field(0.5, ge=0.0, le=1.0)  # probability of a horizontal flip
-    vflip: float = Field(0.0, ge=0.0, le=1.0)  # probability of a vertical flip
-    crop_scale: float = Field(1.0, gt=0.0, le=1.0)  # random crop of this fraction of the side, resized back
-    brightness: float = Field(0.0, ge=0.0)  # additive jitter, uniform in [-b, b] (intensity units)
-    contrast: float = Field(0.0, ge=0.0)  # multiplicative jitter, uniform in [1 - c, 1 + c]
-    opacity: float = Field(0.0, ge=0.0, le=1.0)  # blend towards the image mean by up to this fraction
+    vflip: float = Field(0.5, ge=0.0, le=1.0)  # probability of a vertical flip
+    brightness: float = Field(0.2, ge=0.0, lt=1.0)  # multiply by a factor in [1 - b, 1 + b]
+    contrast: float = Field(0.2, ge=0.0, lt=1.0)  # scale deviations from the image mean by [1 - c, 1 + c]
+    opacity: float = Field(0.2, ge=0.0, le=1.0)  # alpha in [1 - o, 1] over a black background
+    clip: bool = True  # clip the result to [0, 1]
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AugmentationConfig:
+        lo, hi = self.crop_scale
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError(f"crop_scale must satisfy 0 < lo <= hi <= 1; got {list(self.crop_scale)}")
+        lo, hi = self.crop_ratio
+        if not 0.0 < lo <= hi:
+            raise ValueError(f"crop_ratio must satisfy 0 < lo <= hi; got {list(self.crop_ratio)}")
+        return self
 
 
 class OptimConfig(_Section):

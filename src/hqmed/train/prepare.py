@@ -25,7 +25,6 @@ from hqmed.train.config import AugmentationConfig, ExperimentConfig
 
 __all__ = [
     "Balanced",
-    "Normalizer",
     "balance",
     "build_augment",
     "build_model",
@@ -111,32 +110,11 @@ def prepare_split(ds, cfg: ExperimentConfig):
 # Normalisation
 
 
-@dataclass
-class Normalizer:
-    """Per-channel standardisation ``(x - mean) / std`` with statistics from the training split."""
+def fit_normalizer(train_images: np.ndarray):
+    """``hqmed.data.transforms.Normalizer`` fitted on (N, C, H, W) TRAINING images only."""
+    from hqmed.data.transforms import Normalizer
 
-    mean: list[float]  # per channel, intensity units of the [0, 1] images
-    std: list[float]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
-
-    def to_dict(self) -> dict:
-        return {"mean": self.mean, "std": self.std}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Normalizer:
-        return cls(mean=[float(v) for v in d["mean"]], std=[float(v) for v in d["std"]])
-
-
-def fit_normalizer(train_images: np.ndarray) -> Normalizer:
-    """Per-channel mean/std of (N, C, H, W) training images (float64 accumulation; std >= 1e-6)."""
-    x = np.asarray(train_images)
-    mean = x.mean(axis=(0, 2, 3), dtype=np.float64)
-    std = x.std(axis=(0, 2, 3), dtype=np.float64)
-    return Normalizer(mean=[float(m) for m in mean], std=[float(max(s, 1e-6)) for s in std])
+    return Normalizer.fit(train_images)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,12 +139,14 @@ def balance(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: ExperimentConfi
     from hqmed.data import balancing
 
     if method == "smote":
+        # default target: the largest class's count (i.e. balance every class up to it)
         target = cfg.balancing.target_per_class or int(np.bincount(y, minlength=num_classes).max())
-        xb, yb = balancing.smote(x, y, target_per_class=target, seed=seed)
-        return Balanced(np.ascontiguousarray(xb, dtype=np.float32), np.asarray(yb, dtype=np.int64))
+        res = balancing.smote(x, y, target_per_class=target, seed=seed, num_classes=num_classes)
+        return Balanced(np.ascontiguousarray(res.images, dtype=np.float32),
+                        np.asarray(res.labels, dtype=np.int64))
     if method == "weighted_loss":
         return Balanced(x, y, class_weights=np.asarray(balancing.class_weights(y, num_classes)))
-    return Balanced(x, y, sample_weights=np.asarray(balancing.weighted_sampler_weights(y)))
+    return Balanced(x, y, sample_weights=np.asarray(balancing.weighted_sampler_weights(y, num_classes)))
 
 
 def build_augment(cfg: AugmentationConfig):
@@ -177,7 +157,7 @@ def build_augment(cfg: AugmentationConfig):
         from hqmed.data.transforms import Augmentation
     except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
         raise ConfigError(f"augmentation: hqmed.data.transforms is not available ({exc})") from exc
-    aug = Augmentation(cfg.model_dump(exclude={"enabled"}))
+    aug = Augmentation(cfg.model_dump(exclude={"enabled"}))  # same field names as data.transforms
     return lambda x, g: aug(x, generator=g)
 
 

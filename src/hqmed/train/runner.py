@@ -62,7 +62,6 @@ from hqmed.train.checkpoint import load_weights
 from hqmed.train.config import ExperimentConfig, dump_config, parse_config
 from hqmed.train.logging import HISTORY_COLUMNS, history_to_csv
 from hqmed.train.prepare import (
-    Normalizer,
     balance,
     build_augment,
     build_model,
@@ -448,6 +447,8 @@ def load_fold_model(run_dir: str | Path, fold: int, cfg: ExperimentConfig | None
     cfg = cfg or load_run_config(run_dir)
     fold_dir = run_dir / f"fold_{fold}"
     weights = load_weights(fold_dir / "checkpoint" / "best.safetensors")
+    from hqmed.data.transforms import Normalizer
+
     norm = Normalizer.from_dict(read_json(fold_dir / "normalizer.json"))
     if num_classes is None:
         num_classes = len(read_json(run_dir / "metrics.json")["class_names"])
