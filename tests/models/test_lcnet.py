@@ -100,3 +100,10 @@ def test_pennylane_backend_matches_torch_backend():
     x = tiny_input()
     with torch.no_grad():
         assert torch.allclose(a(x), b(x), atol=1e-5)
+
+
+def test_hq_needs_a_bottleneck_and_accepts_other_widths():
+    with pytest.raises(ConfigError, match="bottleneck: expected the number of qubits"):
+        create_model("hq_lcnet_050", bottleneck=None)
+    model = create_model("hq_lcnet_050", bottleneck=6, quantum_block="closed_form")
+    assert model.bottleneck.block.impl.weights.shape == (6,) and model.fc.in_features == 6

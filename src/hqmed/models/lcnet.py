@@ -284,6 +284,9 @@ def _register_width(suffix: str, scale: float) -> None:
 
     def hq(**kwargs: Any) -> PPLCNet:
         kwargs.setdefault("bottleneck", 4)
+        if kwargs["bottleneck"] is None:
+            raise ConfigError(f"bottleneck: expected the number of qubits (4) for {names['hq']}; "
+                              f"got None (use {names['plain']} for plain PP-LCNet)")
         return build_model(PPLCNet, names["hq"], {"scale": scale}, kwargs)
 
     for key, fn in (("plain", plain), ("tanh4", tanh4), ("hq", hq)):

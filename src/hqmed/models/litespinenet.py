@@ -24,8 +24,9 @@ Parameter counts at num_classes=8 (checked in tests/models):
 The paper's 760,292 matches neither reading of its own layer list. The flatten head is the
 closest (1,902 short), so it is the default; dropping conv biases or BN makes the gap larger
 (-532 / -1,064), counting BN running statistics adds 1,075 non-trainable numbers, and no
-class count or single extra layer of the listed shapes gives 760,292 exactly. We therefore keep
-the listed layers and document the 1,902 unexplained parameters (docs/models.md).
+combination of conv bias, BN, input channels (1, 3, 4), class count (1-29), pooled grid
+(1, 2, 3, 4, 7) or BatchNorm1d in the MLP gives 760,292 exactly. We therefore keep the listed
+layers and document the 1,902 unexplained parameters (docs/models.md).
 
 Non-224 inputs: the backbone downsamples by 32, so a (3, 32, 32) image gives a (112, 1, 1) map.
 The flatten head therefore starts with ``AdaptiveAvgPool2d((7, 7))``: an identity at 224 x 224,
