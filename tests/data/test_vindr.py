@@ -91,7 +91,7 @@ def test_missing_layout_message(tmp_path):
 
 @pytest.mark.slow
 def test_phantom_dataset_through_vindr_loader(tmp_path):
-    """Acceptance: a few hundred synthetic phantom images -> VinDr loader -> ROI crops."""
+    """Acceptance: a few hundred synthetic phantom images -> VinDr loader -> ROI crops -> SMOTE -> augmentation."""
     out = load_source("phantoms", root=str(tmp_path / "ph"), n_images=200, seed=3, difficulty=0.3,
                       image_size=32, radiograph_size=(224, 160), cache_dir=str(tmp_path / "c"))
     tr, te = out["train"], out["test"]
@@ -110,3 +110,30 @@ def test_phantom_dataset_through_vindr_loader(tmp_path):
     again = load_source("phantoms", root=str(tmp_path / "ph"), n_images=200, seed=3, difficulty=0.3,
                         image_size=32, radiograph_size=(224, 160), cache_dir=str(tmp_path / "c"))
     np.testing.assert_allclose(again["train"].images, tr.images, atol=1e-4)
+
+    # ... then SMOTE on the training split only, and batched augmentation (data-pipeline helper's API)
+    balancing = pytest.importorskip("hqmed.data.balancing")
+    transforms = pytest.importorskip("hqmed.data.transforms")
+    import torch
+
+    target = int(tr.counts().max())
+    res = balancing.smote(tr.images, tr.labels, target_per_class=target, seed=0, num_classes=8)
+    assert np.bincount(res.labels, minlength=8).tolist() == [target] * 8
+    np.testing.assert_array_equal(res.images[: len(tr)], tr.images)  # originals kept, test untouched
+    aug = transforms.Augmentation({"crop": "pad", "crop_padding": 4})
+    batch = aug(torch.from_numpy(res.images[:64]), torch.Generator().manual_seed(0))
+    assert batch.shape == (64, 3, 32, 32) and 0.0 <= float(batch.min()) and float(batch.max()) <= 1.0
+    assert not torch.equal(batch, torch.from_numpy(res.images[:64]))
+
+
+def test_phantoms_default_root_is_deterministic(monkeypatch, tmp_path):
+    monkeypatch.setenv("HQMED_CACHE", str(tmp_path / "cache"))
+    kw = dict(n_images=24, seed=1, difficulty=0.2, image_size=16, radiograph_size=(128, 96), cache=False)
+    a = load_source("phantoms", **kw)
+    roots = list((tmp_path / "cache" / "phantoms").iterdir())
+    assert len(roots) == 1 and (roots[0] / "annotations" / "train.csv").is_file()
+    b = load_source("phantoms", **kw)  # reuses the generated folder, same crops
+    np.testing.assert_array_equal(a["train"].images, b["train"].images)
+    assert a["train"].name.startswith("phantoms (synthetic)")
+    load_source("phantoms", **{**kw, "seed": 2})
+    assert len(list((tmp_path / "cache" / "phantoms").iterdir())) == 2
