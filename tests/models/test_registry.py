@@ -98,3 +98,13 @@ def test_drop_rate_passed_through():
     assert create_model("litespinenet", drop_rate=0.3).head.drop.p == 0.3
     assert create_model("lcnet_050", drop_rate=0.1).dropout.p == 0.1
     assert create_model("litespinenet").head.drop.p == 0.2
+
+
+def test_quantum_options_pass_through():
+    model = create_model("hq_litespinenet", diff_method="parameter-shift")
+    assert model.bottleneck.block.impl.diff_method == "parameter-shift"
+    model = create_model("hq_lcnet_050", backend="pennylane",
+                         quantum_kwargs={"device": "default.qubit"})
+    assert model.bottleneck.block.impl.backend == "pennylane"
+    with pytest.raises(ConfigError, match="backend"):
+        create_model("hq_lcnet_050", backend="qiskit")
