@@ -92,3 +92,18 @@ def test_voi_lut_sequence_matches_pydicom(tmp_path, dicom_writer):
     ref = apply_voi_lut(ds.pixel_array, ds).astype(np.float64)
     ref = (ref - lut.min()) / (lut.max() - lut.min())  # oracle: pydicom's LUT, scaled by the LUT range
     np.testing.assert_allclose(read_dicom(p), ref, atol=1e-6)
+
+
+def test_undecodable_compressed_dicom_gets_plugin_hint(tmp_path, dicom_writer):
+    from pydicom.uid import JPEG2000Lossless
+
+    p = dicom_writer(tmp_path / "j2k.dcm", _ramp(16, 16))
+    ds = pydicom.dcmread(p)
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    from pydicom.encaps import encapsulate
+
+    ds.PixelData = encapsulate([b"\x00" * 64])  # not a real JPEG 2000 stream
+    ds["PixelData"].VR = "OB"
+    ds.save_as(p, enforce_file_format=True)
+    with pytest.raises(DataError, match=r"j2k\.dcm: expected decodable pixel data; got .*compressed transfer syntax"):
+        read_dicom(p)

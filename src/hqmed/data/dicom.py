@@ -68,7 +68,14 @@ def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
     try:
         raw = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for truncated / odd pixel data
-        raise DataError(f"{where}: expected decodable pixel data; got {type(exc).__name__}: {exc}") from exc
+        hint = ""
+        tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        if tsyntax is not None and getattr(tsyntax, "is_compressed", False):
+            hint = (f" (compressed transfer syntax {tsyntax.name}: the stream is corrupt, or no installed "
+                    "pydicom decoder handles it -- e.g. `pip install pylibjpeg pylibjpeg-libjpeg "
+                    "pylibjpeg-openjpeg` or python-gdcm)")
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{where}: expected decodable pixel data; got {type(exc).__name__}: {detail}{hint}") from exc
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
     if frames > 1:
