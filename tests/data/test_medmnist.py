@@ -114,3 +114,21 @@ def test_chestmnist_multilabel_refused(tmp_path):
 def test_bad_arguments(tmp_path, kw, match):
     with pytest.raises(ConfigError, match=match):
         load_medmnist(root=tmp_path, download=False, **kw)
+
+
+def test_md5_remembered_by_size_and_mtime(mm_root, tmp_path, monkeypatch):
+    import hqmed.data.medmnist as mm
+
+    p = tmp_path / "retinamnist.npz"
+    shutil.copy(mm_root / "retinamnist.npz", p)
+    calls = []
+    real = mm.md5sum
+    monkeypatch.setattr(mm, "md5sum", lambda path: calls.append(path) or real(path))
+    fetch_medmnist("retinamnist", root=tmp_path, download=False)
+    fetch_medmnist("retinamnist", root=tmp_path, download=False)
+    assert len(calls) == 1
+    with open(p, "ab") as fh:  # a changed file is hashed again and refused
+        fh.write(b"!")
+    with pytest.raises(DataError, match="expected MD5"):
+        fetch_medmnist("retinamnist", root=tmp_path, download=False)
+    assert len(calls) == 2

@@ -133,6 +133,29 @@ def md5sum(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def _cached_md5(path: Path) -> str:
+    """MD5 of ``path``, remembered in ``$HQMED_CACHE/medmnist-md5.json`` by (path, size, mtime)
+    so multi-GB 224-px files are hashed once, not on every load."""
+    from hqmed.data.base import default_cache_dir
+    from hqmed.utils.io import atomic_write_json, read_json
+
+    store = default_cache_dir() / "medmnist-md5.json"
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        known = read_json(store) if store.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    got = md5sum(path)
+    try:
+        atomic_write_json(store, {**known, key: got})
+    except OSError:  # read-only cache: just hash again next time
+        pass
+    return got
+
+
 def fetch_medmnist(flag: str, size: int = 28, root: str | os.PathLike | None = None,
                    download: bool = True, verify_md5: bool = True) -> Path:
     """Path of the official npz, downloading it (MD5-verified) if missing and ``download``."""
@@ -142,7 +165,7 @@ def fetch_medmnist(flag: str, size: int = 28, root: str | os.PathLike | None = N
     path = root / fname
     if path.is_file():
         if verify_md5:
-            got = md5sum(path)
+            got = _cached_md5(path)
             if got != md5:
                 raise DataError(f"{path}: expected MD5 {md5} (medmnist 3.0.2 INFO); got {got}. The file is "
                                 f"corrupt or a different version: delete it and download it again from {url}")
