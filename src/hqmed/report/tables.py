@@ -274,20 +274,28 @@ def external(ext: Sequence[Mapping[str, Any]]) -> Table:
 
 
 COST_ROWS = [
+    ("input_shape", "Input (C x H x W)", None),
     ("trainable_params", "Trainable parameters", 0),
-    ("flops", "FLOPs (forward, 1 sample)", 0),
+    ("flops", "FLOPs per image (forward, counted)", 0),
     ("latency_ms", "Inference latency, batch 1 (ms, median)", 3),
-    ("train_epoch_s", "Training time per epoch (s)", 2),
-    ("train_total_s", "Training time, whole run (s)", 1),
-    ("peak_memory_mb", "Peak memory (MB)", 1),
+    ("train_step_ms", "Training step (ms, median)", 1),
+    ("train_batch_size", "  at batch size", 0),
+    ("train_epoch_s", "Training time per epoch, measured in the run (s)", 2),
+    ("train_total_s", "Training time, whole run, all folds (s)", 1),
+    ("train_memory_mb", "Training memory estimate (MB)", 1),
+    ("quantum_layers", "Quantum layers", 0),
     ("n_qubits", "Qubits", 0),
     ("circuit_depth", "Circuit depth", 0),
+    ("variational_layers", "Variational layers", 0),
     ("encoding_gates", "Encoding gates", 0),
     ("parameterized_gates", "Parameterised gates", 0),
-    ("cnot_gates", "Entangling (CNOT/CZ) gates", 0),
+    ("circuit_params", "Circuit parameters", 0),
+    ("cnot_gates", "Two-qubit (CNOT) gates", 0),
     ("gradient_evals", "Gradient circuit evaluations (parameter shift)", 0),
-    ("state_vector_size", "State-vector size", 0),
-    ("qpu_latency_ms", "QPU latency estimate, 1 sample (ms)", 2),
+    ("state_vector_size", "State-vector size (simulation)", 0),
+    ("circuit_evals_per_sample", "Circuit evaluations per image", 0),
+    ("circuit_flops", "Circuit FLOPs estimate", 0),
+    ("qpu_latency_ms", "QPU latency estimate per image (ms)", 2),
 ]
 
 
@@ -295,14 +303,15 @@ def cost(cost_doc: Mapping[str, Mapping[str, Any]] | None) -> Table:
     """Table 8: computational cost per model; rows that no model reports are left out."""
     models = list(cost_doc or {})
     t = Table("tab-cost", "Computational cost (mirrors LiteSpineNet Table 8), measured on this "
-              "machine with the exact simulator. The QPU latency is an estimate from stated gate "
-              "times and shots, not a measurement.", ["Metric"] + models)
+              "machine with hqmed's exact state-vector simulator. '–' = not applicable (no quantum "
+              "layer). The QPU latency is an estimate from stated gate times and shots, not a "
+              "measurement.", ["Metric"] + models)
     for key, title, digits in COST_ROWS:
         vals = [(cost_doc[m] or {}).get(key) for m in models]
         if all(v is None for v in vals):
             continue
-        t.rows.append([Cell(title, "")] + [Cell(_fmt_int(v) if digits == 0 else fmt(v, digits))
-                                           for v in vals])
+        t.rows.append([Cell(title, "")] + [Cell(str(v) if digits is None else _fmt_int(v)
+                                                if digits == 0 else fmt(v, digits)) for v in vals])
     extra = sorted({k for m in models for k, v in (cost_doc[m] or {}).items()
                     if k not in {r[0] for r in COST_ROWS} and isinstance(v, (int, float, str))})
     for key in extra:

@@ -1,0 +1,44 @@
+"""``hqmed study CONFIG``: run a whole study (datasets x models, comparisons, cost, external
+validation) and write one self-contained HTML report. Rerunning the same command resumes."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+HELP = "run a study (models x datasets, comparisons, cost, external) and write an HTML report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="study YAML, e.g. configs/demo.yaml")
+    parser.add_argument("--data-root", default=None, metavar="DIR",
+                        help="folder that relative data roots are resolved against "
+                             "(e.g. ../shared/data); default: each source's own default")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: studies/<study name>)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a study key, e.g. --set base.epochs=1 (repeatable)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only rebuild out/report.html from the finished runs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hqmed.report import build_report
+    from hqmed.study.config import load_study_config
+    from hqmed.study.runner import run_study
+
+    cfg = load_study_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("studies") / cfg.name
+    if args.report_only:
+        path = build_report(out)
+    else:
+        command = "hqmed " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+        t0 = time.perf_counter()
+        path = run_study(cfg, out, data_root=args.data_root, command=command,
+                         progress=lambda line: print(line, flush=True), source=str(args.config))
+        print(f"study finished in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"report: {path.resolve()}", flush=True)
+    return 0

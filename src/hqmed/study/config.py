@@ -1,0 +1,329 @@
+"""Study configuration: datasets x models under one protocol, then pairwise comparisons.
+
+A study YAML holds a ``base`` experiment (an :class:`hqmed.train.config.ExperimentConfig` as a
+mapping), a list of ``datasets`` and a list of ``models`` whose ``overrides`` are deep-merged onto
+the base, optional LCNet-style width ``sweeps`` that expand into classical/hybrid model pairs, the
+declared ``comparisons``, statistics settings, optional ``external`` validation and ``cost``. Every
+section rejects unknown keys; every expanded run is validated as an ExperimentConfig when the study
+is loaded, so a typo fails before any training starts. Minimal example::
+
+    name: demo
+    base: {model: {name: litespinenet}, data: {source: phantoms}, protocol: {kind: cv, folds: 3}}
+    datasets: [{name: phantoms, data: {params: {root: "{out}/data/phantoms", n_images: 300}}}]
+    models: [{name: litespinenet}, {name: hq_litespinenet}]
+    comparisons: [{a: litespinenet, b: hq_litespinenet}]
+
+Strings may use ``{out}`` (the study's output folder) and ``{data_root}`` (``--data-root``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hqmed.errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_name(v: str) -> str:
+    if not NAME_RE.match(v):
+        raise ValueError(f"a name of letters, digits, '_', '.', '+' or '-' (it becomes a folder "
+                         f"name); got {v!r}")
+    return v
+
+
+class DatasetSpec(_Section):
+    """One dataset: a name (folder under runs/) and the ``data`` section merged into the base."""
+
+    name: str
+    data: dict[str, Any] = Field(default_factory=dict)  # merged into base.data (source, params, ...)
+    overrides: dict[str, Any] = Field(default_factory=dict)  # merged into the whole experiment
+    synthetic: bool | None = None  # None: synthetic when data.source == "phantoms"
+
+    _name = field_validator("name")(_check_name)
+
+
+class ModelSpec(_Section):
+    """One model of the study: run name, registry model (or overrides of base.model), extras."""
+
+    name: str  # run folder name, unique in the study
+    model: str | dict[str, Any] | None = None  # registry name, or a ModelConfig mapping; None: name
+    label: str | None = None  # shown in the report (default: name)
+    kind: Literal["classical", "hybrid", "ablation", "other"] = "other"
+    overrides: dict[str, Any] = Field(default_factory=dict)  # merged into the experiment
+    datasets: list[str] | None = None  # restrict to these datasets (None = all)
+
+    _name = field_validator("name")(_check_name)
+
+
+class SweepSpec(_Section):
+    """LCNet-paper width sweep: for each width, a classical and a hybrid model, compared.
+
+    ``classical``/``hybrid`` are registry names with ``{w}`` for the width code (0.5 -> "050",
+    0.75 -> "075", 2.0 -> "200"). ``ablations`` adds, per width, the hybrid with extra model
+    overrides (e.g. ``{quantum_block: closed_form}`` as create_model kwargs), each compared with the
+    quantum hybrid. Run names are the model names plus ``suffix`` (plus "-<ablation>").
+    """
+
+    name: str
+    widths: list[float] = Field(min_length=1)
+    classical: str = "lcnet_{w}_tanh4"
+    hybrid: str = "hq_lcnet_{w}"
+    suffix: str = ""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    ablations: dict[str, dict[str, Any]] = Field(default_factory=dict)  # name -> model kwargs
+    datasets: list[str] | None = None
+
+    @field_validator("widths")
+    @classmethod
+    def _widths(cls, v: list[float]) -> list[float]:
+        bad = [w for w in v if w not in (0.5, 0.75, 1.0, 1.5, 2.0)]
+        if bad:
+            raise ValueError(f"widths among 0.5, 0.75, 1.0, 1.5, 2.0 (the LCNet scales); got {bad}")
+        return v
+
+
+class ComparisonSpec(_Section):
+    """A declared pairwise comparison: A is the reference (classical), B the candidate (hybrid)."""
+
+    a: str
+    b: str
+    datasets: list[str] | None = None
+
+
+class StatisticsSpec(_Section):
+    alpha: float = Field(0.01, gt=0, lt=1)  # t-test significance level (paper: 0.01)
+    ci_level: float = Field(0.99, gt=0, lt=1)  # class-wise bootstrap CI level (paper: 99 %)
+    n_boot: int = Field(1000, ge=10)  # bootstrap resamples
+    seed: int = 0  # bootstrap seed
+    dca_thresholds: list[float] | None = None  # None: 0.01 ... 0.99
+
+
+class ExternalSpec(_Section):
+    """Inference-only validation on another data source (labels, if any, are ignored)."""
+
+    name: str
+    data: dict[str, Any]  # a DataConfig mapping: source, params, image_size, ...
+    split: str | None = None  # which split of the source (None: "all", else "test", else first)
+    datasets: list[str] | None = None  # trained datasets whose runs are applied (None = all)
+    models: list[str] | None = None  # run names (None = all)
+    description: str = ""
+    # Generate a synthetic phantom dataset first (hqmed.data.phantoms.generate_phantom_dataset
+    # keyword arguments, incl. root), e.g. to validate on unlabelled phantom radiographs.
+    phantoms: dict[str, Any] | None = None
+
+    _name = field_validator("name")(_check_name)
+
+
+class CostSpec(_Section):
+    enabled: bool = True
+    repeats: int = Field(20, ge=1)  # latency repeats (median reported)
+    datasets: list[str] | None = None  # dataset whose input shape is used (None: the first)
+
+
+class StudyConfig(_Section):
+    name: str
+    title: str | None = None
+    description: str = ""
+    base: dict[str, Any]
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    models: list[ModelSpec] = Field(default_factory=list)
+    sweeps: list[SweepSpec] = Field(default_factory=list)
+    comparisons: list[ComparisonSpec] = Field(default_factory=list)
+    statistics: StatisticsSpec = Field(default_factory=StatisticsSpec)
+    external: list[ExternalSpec] = Field(default_factory=list)
+    cost: CostSpec = Field(default_factory=CostSpec)
+
+
+# ------------------------------------------------------------------------------------------------
+# Expansion
+# ------------------------------------------------------------------------------------------------
+
+def width_code(w: float) -> str:
+    """0.5 -> "050", 0.75 -> "075", 1.0 -> "100", 2.0 -> "200" (the registry's LCNet names)."""
+    return f"{round(w * 100):03d}"
+
+
+def deep_merge(base: Any, extra: Any) -> Any:
+    """Mappings merge key by key (recursively); anything else in ``extra`` replaces ``base``."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for k, v in extra.items():
+            out[k] = deep_merge(base.get(k), v) if k in base else v
+        return out
+    return extra
+
+
+def substitute(obj: Any, values: dict[str, str]) -> Any:
+    """Replace ``{out}``/``{data_root}`` in every string of ``obj`` (other braces are kept)."""
+    if isinstance(obj, str):
+        for k, v in values.items():
+            obj = obj.replace("{" + k + "}", v)
+        return obj
+    if isinstance(obj, dict):
+        return {k: substitute(v, values) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [substitute(v, values) for v in obj]
+    return obj
+
+
+def expand_sweeps(cfg: StudyConfig) -> tuple[list[ModelSpec], list[dict]]:
+    """Models and comparisons (with sweep name and width) generated by ``cfg.sweeps``."""
+    models: list[ModelSpec] = []
+    comps: list[dict] = []
+    for sw in cfg.sweeps:
+        for w in sw.widths:
+            code = width_code(w)
+            cls_name, hyb_name = sw.classical.format(w=code), sw.hybrid.format(w=code)
+            cls_run, hyb_run = cls_name + sw.suffix, hyb_name + sw.suffix
+            models.append(ModelSpec(name=cls_run, model=cls_name, kind="classical",
+                                    overrides=sw.overrides, datasets=sw.datasets))
+            models.append(ModelSpec(name=hyb_run, model=hyb_name, kind="hybrid",
+                                    overrides=sw.overrides, datasets=sw.datasets))
+            comps.append({"a": cls_run, "b": hyb_run, "sweep": sw.name, "width": w,
+                          "datasets": sw.datasets})
+            for abl, kwargs in sw.ablations.items():
+                run = f"{hyb_run}-{abl}"
+                models.append(ModelSpec(name=run, model={"name": hyb_name, "kwargs": kwargs},
+                                        kind="ablation", overrides=sw.overrides,
+                                        datasets=sw.datasets, label=f"{hyb_run} ({abl})"))
+                comps.append({"a": run, "b": hyb_run, "sweep": f"{sw.name}: {abl} → quantum",
+                              "width": w, "datasets": sw.datasets})
+    return models, comps
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: key '{key}' is required; got nothing")
+        else:
+            msg = err.get("msg", "").removeprefix("Value error, ")
+            lines.append(f"{source}: key '{key}': expected {msg.removeprefix('Input should be ')}; "
+                         f"got {err.get('input')!r}")
+    return "\n".join(lines)
+
+
+def parse_study(raw: Any, source: str = "<study>") -> StudyConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with keys name, base, datasets, models; "
+                          f"got {type(raw).__name__}")
+    try:
+        cfg = StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+    _check_references(cfg, source)
+    return cfg
+
+
+def all_models(cfg: StudyConfig) -> list[ModelSpec]:
+    return list(cfg.models) + expand_sweeps(cfg)[0]
+
+
+def all_comparisons(cfg: StudyConfig) -> list[dict]:
+    out = [c.model_dump() | {"sweep": None, "width": None} for c in cfg.comparisons]
+    return out + expand_sweeps(cfg)[1]
+
+
+def _check_references(cfg: StudyConfig, source: str) -> None:
+    models = all_models(cfg)
+    names = [m.name for m in models]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"{source}: models: expected unique run names; got duplicates {dup}")
+    ds_names = [d.name for d in cfg.datasets]
+    if len(set(ds_names)) != len(ds_names):
+        raise ConfigError(f"{source}: datasets: expected unique names; got {ds_names}")
+    for c in all_comparisons(cfg):
+        for side in ("a", "b"):
+            if c[side] not in names:
+                raise ConfigError(f"{source}: comparisons: model '{c[side]}' is not declared; "
+                                  f"expected one of {names}")
+    for group, items in (("models", models), ("external", cfg.external)):
+        for m in items:
+            for d in getattr(m, "datasets", None) or []:
+                if d not in ds_names:
+                    raise ConfigError(f"{source}: {group} '{m.name}': dataset '{d}' is not declared; "
+                                      f"expected one of {ds_names}")
+    for e in cfg.external:
+        for m in e.models or []:
+            if m not in names:
+                raise ConfigError(f"{source}: external '{e.name}': model '{m}' is not declared; "
+                                  f"expected one of {names}")
+
+
+def apply_study_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    """``--set k=v`` on the study mapping, e.g. ``base.epochs=1`` or ``statistics.n_boot=200``."""
+    from hqmed.train.config import apply_overrides
+
+    return apply_overrides(raw, overrides)
+
+
+def load_study_config(path: str | os.PathLike, overrides: list[str] | None = None) -> StudyConfig:
+    """Read, override (``--set``) and validate a study YAML."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study config {path}: expected an existing YAML file; got no such file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"study config {path}: expected valid YAML; got {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study config {path}: expected a mapping; got {type(raw).__name__}")
+    return parse_study(apply_study_overrides(raw, overrides), source=str(path))
+
+
+def experiment_dict(cfg: StudyConfig, dataset: DatasetSpec, model: ModelSpec,
+                    values: dict[str, str], data_root: str | None = None) -> dict:
+    """The ExperimentConfig mapping of one (dataset, model) run, before validation."""
+    exp = deep_merge(cfg.base, {"data": dataset.data})
+    exp = deep_merge(exp, dataset.overrides)
+    exp = deep_merge(exp, model.overrides)
+    m = model.model
+    if m is None and "name" not in (model.overrides.get("model") or {}):
+        m = model.name  # the run name is the registry name
+    if m is not None:
+        m = {"name": m} if isinstance(m, str) else m
+        # a different registry name starts from the base model's settings but not its kwargs
+        # (litespinenet kwargs would not fit an LCNet)
+        base_model = dict(exp.get("model") or {})
+        if base_model.get("name") != m.get("name"):
+            base_model.pop("kwargs", None)
+        exp["model"] = deep_merge(base_model, m)
+    exp["name"] = f"{cfg.name}-{dataset.name}-{model.name}"
+    if data_root is not None:
+        exp.setdefault("data", {})["data_root"] = data_root
+    return substitute(exp, values)
+
+
+def resolve_runs(cfg: StudyConfig, out: str | os.PathLike, data_root: str | None = None,
+                 source: str = "<study>") -> list[dict]:
+    """Every (dataset, model) run of the study with its validated ExperimentConfig.
+
+    Returns dicts ``{"dataset", "model", "spec", "config"}`` in dataset-major order.
+    """
+    from hqmed.train.config import parse_config
+
+    values = {"out": str(Path(out)), "data_root": str(data_root) if data_root else "."}
+    runs = []
+    for ds in cfg.datasets:
+        for m in all_models(cfg):
+            if m.datasets is not None and ds.name not in m.datasets:
+                continue
+            exp = experiment_dict(cfg, ds, m, values, data_root)
+            conf = parse_config(exp, source=f"{source} (dataset '{ds.name}', model '{m.name}')")
+            runs.append({"dataset": ds.name, "model": m.name, "spec": m, "config": conf})
+    return runs

@@ -1,0 +1,371 @@
+"""Run a whole study: every (dataset, model) run, every declared comparison, cost, external
+validation, then the HTML report.
+
+Output layout (``out/``)::
+
+    study.json                      what was run, skipped, compared; read by hqmed.report
+    study.yaml                      the study config as given (after --set)
+    runs/<dataset>/<model>/         run directories (hqmed.train.runner.run_experiment)
+    comparisons/<dataset>/<a>__vs__<b>.json
+    cost.json                       {model label: hqmed.eval.cost.measure_cost(...) + timings}
+    external/<name>/<dataset>__<model>.json
+    report.html
+
+Resuming: a run whose directory holds ``DONE`` is not repeated, an unfinished run resumes from its
+last checkpoint (run_experiment's own resume), and the derived JSON files are rewritten atomically
+from the finished runs, so an interrupted study is finished by running the same command again.
+
+A comparison document (``comparisons/...json``) is::
+
+    {"dataset", "a", "b", "alpha", "split",            # split: "test" if both runs have one, else "val"
+     "ttest": {metric: TTestResult.to_dict()} | null,   # over folds, CV only
+     "mcnemar": McNemarResult.to_dict() + {"split"},
+     "ci": {"split", "level", "a": bootstrap_classwise_ci(...), "b": ...},
+     "dca": {"split", "a": decision_curve(...), "b": ..., "compare": compare_decision_curves(b, a)}}
+
+where the DCA comparison's ``delta`` is max NB(B) − max NB(A), the paper's Δ (hybrid − classical).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from hqmed.errors import DataNotFoundError, HqmedError
+from hqmed.report.results import RunResult, load_run
+from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs
+from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
+from hqmed.utils.runtime import environment_info
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+def _aligned(a: RunResult, b: RunResult, split: str):
+    """(y_true, score_a, score_b) on the samples both runs scored in ``split`` (by index)."""
+    pa, pb = a.predictions, b.predictions
+    ia = set(pa.loc[pa["split"] == split, "index"])
+    ib = set(pb.loc[pb["split"] == split, "index"])
+    sa, sb = a.scores(split), b.scores(split)
+    if sa is None or sb is None:
+        return None
+    if ia != ib:
+        raise HqmedError(f"runs {a.path} and {b.path}: expected the same {split} samples for a "
+                         f"paired comparison; got {len(ia)} vs {len(ib)} ({len(ia ^ ib)} differ)")
+    (ya, score_a), (yb, score_b) = sa, sb
+    if not np.array_equal(ya, yb):
+        raise HqmedError(f"runs {a.path} and {b.path}: expected the same labels on the paired "
+                         f"{split} samples; got different labels")
+    return ya, score_a, score_b
+
+
+def compare_runs(a: RunResult, b: RunResult, alpha: float = 0.01, ci_level: float = 0.99,
+                 n_boot: int = 1000, seed: int = 0,
+                 dca_thresholds: list[float] | None = None) -> dict:
+    """Every pairwise statistic of the LiteSpineNet paper for runs A (reference) and B."""
+    from hqmed.eval import dca, statistics
+
+    split = "test" if a.scores("test") is not None and b.scores("test") is not None else "val"
+    y, sa, sb = _aligned(a, b, split)
+    names = a.class_names
+    doc: dict[str, Any] = {"dataset": a.dataset, "a": a.model, "b": b.model, "alpha": alpha,
+                           "split": split, "ttest": None}
+    fa, fb = a.metrics.get("per_fold") or [], b.metrics.get("per_fold") or []
+    if len(fa) >= 2 and len(fa) == len(fb):
+        doc["ttest"] = statistics.compare_fold_metrics(
+            fa, fb, alpha=alpha, metrics=["accuracy", "precision_weighted", "recall_weighted",
+                                          "f1_weighted", "f1_macro", "auroc_macro", "auroc_micro"])
+    doc["mcnemar"] = statistics.mcnemar(y, sa.argmax(1), sb.argmax(1)).to_dict() | {"split": split}
+    doc["ci"] = {"split": split, "level": ci_level, **{
+        side: statistics.bootstrap_classwise_ci(y, s, level=ci_level, n_boot=n_boot, seed=seed,
+                                                class_names=names)
+        for side, s in (("a", sa), ("b", sb))}}
+    doc["dca"] = {"split": split,
+                  "a": dca.decision_curve(y, sa, dca_thresholds, class_names=names),
+                  "b": dca.decision_curve(y, sb, dca_thresholds, class_names=names),
+                  "compare": dca.compare_decision_curves(y, sb, sa, dca_thresholds,
+                                                         class_names=names, names=("b", "a"))}
+    return doc
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _write_meta(out: Path, meta: dict) -> None:
+    atomic_write_json(out / "study.json", meta)
+
+
+def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
+              command: str | None = None, progress: Progress | None = None,
+              source: str = "<study>") -> Path:
+    """Run (or resume) the study into ``out`` and write ``out/report.html``; return its path."""
+    from hqmed.report.html import build_report
+    from hqmed.train.runner import run_experiment
+
+    say = progress or log.info
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    runs = resolve_runs(cfg, out, data_root, source=source)  # validates every run up front
+    atomic_write_text(out / "study.yaml", yaml.safe_dump(cfg.model_dump(mode="json"),
+                                                         sort_keys=False))
+    env = environment_info()
+    if command:
+        env["command"] = command
+    meta: dict[str, Any] = {
+        "name": cfg.name, "title": cfg.title, "description": cfg.description,
+        "synthetic": _is_synthetic(cfg, runs),
+        "command": command or env.get("command"), "environment": env,
+        "started": _now(), "finished": None,
+        "statistics": cfg.statistics.model_dump(), "runs": [], "comparisons": [], "skipped": [],
+        "cost": None, "external": [],
+    }
+    _write_meta(out, meta)
+    say(f"study '{cfg.name}': {len(runs)} runs over {len(cfg.datasets)} datasets -> {out}")
+
+    skipped: dict[str, str] = {}
+    finished: dict[tuple[str, str], RunResult] = {}
+    t_study = time.perf_counter()
+    for i, r in enumerate(runs, 1):
+        ds, model, spec = r["dataset"], r["model"], r["spec"]
+        run_dir = out / "runs" / ds / model
+        tag = f"[{i}/{len(runs)}] {ds} · {model}"
+        if ds in skipped:
+            continue
+        entry = {"dataset": ds, "model": model, "label": spec.label or model, "kind": spec.kind,
+                 "path": str(run_dir.relative_to(out))}
+        if (run_dir / "DONE").is_file():
+            say(f"{tag}: finished earlier, reused")
+        else:
+            proto = r["config"].protocol
+            what = f"{proto.folds}-fold CV" if proto.kind == "cv" else "holdout"
+            say(f"{tag}: training ({what}, {r['config'].epochs} epochs) ...")
+            t0 = time.perf_counter()
+            try:
+                run_experiment(r["config"], run_dir, resume=True)
+            except DataNotFoundError as exc:
+                skipped[ds] = str(exc)
+                meta["skipped"].append({"dataset": ds, "reason": str(exc)})
+                say(f"SKIPPED dataset '{ds}': its data is not available -- {exc}")
+                _write_meta(out, meta)
+                continue
+            say(f"{tag}: done in {time.perf_counter() - t0:.0f} s")
+        res = load_run(run_dir, ds, model, entry["label"], entry)
+        finished[(ds, model)] = res
+        oof = res.metrics.get("oof") or {}
+        say(f"{tag}: OoF accuracy {oof.get('accuracy', float('nan')):.4f}, macro AUC "
+            f"{(oof.get('auroc_macro') or float('nan')):.4f}")
+        meta["runs"].append(entry)
+        _write_meta(out, meta)
+
+    meta["comparisons"] = _comparisons(cfg, out, finished, say)
+    _write_meta(out, meta)
+    if cfg.cost.enabled and finished:
+        meta["cost"] = _cost(cfg, out, runs, finished, say)
+        _write_meta(out, meta)
+    meta["external"] = _external(cfg, out, runs, finished, skipped, say)
+    meta["finished"] = _now()
+    meta["wall_seconds"] = round(time.perf_counter() - t_study, 1)
+    _write_meta(out, meta)
+    report = build_report(out)
+    for ds, why in skipped.items():
+        say(f"skipped dataset '{ds}': {why}")
+    return report
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_synthetic(cfg: StudyConfig, runs: list[dict]) -> bool:
+    """True when any dataset is synthetic: declared so, or its source is "phantoms"."""
+    source = {r["dataset"]: r["config"].data.source for r in runs}
+    return any(d.synthetic if d.synthetic is not None else source.get(d.name) == "phantoms"
+               for d in cfg.datasets)
+
+
+def _comparisons(cfg: StudyConfig, out: Path, finished: dict, say: Progress) -> list[dict]:
+    st = cfg.statistics
+    docs = []
+    for c in all_comparisons(cfg):
+        for ds in [d.name for d in cfg.datasets]:
+            if c.get("datasets") is not None and ds not in c["datasets"]:
+                continue
+            a, b = finished.get((ds, c["a"])), finished.get((ds, c["b"]))
+            if a is None or b is None:
+                continue
+            path = out / "comparisons" / ds / f"{c['a']}__vs__{c['b']}.json"
+            doc = compare_runs(a, b, alpha=st.alpha, ci_level=st.ci_level, n_boot=st.n_boot,
+                               seed=st.seed, dca_thresholds=st.dca_thresholds)
+            atomic_write_json(path, doc)
+            tt = (doc.get("ttest") or {}).get("accuracy") or {}
+            p = tt.get("p")
+            say(f"compared {ds}: {c['b']} vs {c['a']}"
+                + (f" (t-test on fold accuracy: p = {p:.3g})" if p is not None else ""))
+            docs.append({"dataset": ds, "a": c["a"], "b": c["b"], "sweep": c.get("sweep"),
+                         "width": c.get("width"), "path": str(path.relative_to(out))})
+    return docs
+
+
+def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Progress) -> str:
+    """Table 8 per model (first or chosen dataset's input shape), plus the run's own timings."""
+    from hqmed.eval.cost import measure_cost
+    from hqmed.models import create_model
+
+    wanted = cfg.cost.datasets or [cfg.datasets[0].name]
+    doc: dict[str, dict] = {}
+    raw: dict[str, dict] = {}
+    for r in runs:
+        res = finished.get((r["dataset"], r["model"]))
+        if res is None or r["dataset"] not in wanted or res.label in doc:
+            continue
+        conf = r["config"]
+        shape = _input_shape(res, conf)
+        if shape is None:
+            say(f"cost {res.label}: skipped (set data.image_size to measure it)")
+            continue
+        model = create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
+                             drop_rate=conf.model.drop_rate, **conf.model.kwargs)
+        c = measure_cost(model, shape, repeats=cfg.cost.repeats,
+                         train_batch_size=conf.batch_size, train_repeats=3)
+        flat = flatten_cost(c)
+        hist = res.history
+        if not hist.empty and "seconds" in hist:
+            flat["train_epoch_s"] = float(hist.groupby("fold")["seconds"].mean().mean())
+            flat["train_total_s"] = float(hist["seconds"].sum())
+        doc[res.label], raw[res.label] = flat, c
+        say(f"cost {res.label}: {flat['trainable_params']:,} params, "
+            f"{flat.get('latency_ms', float('nan')):.2f} ms per image")
+    atomic_write_json(out / "cost.json", doc)
+    atomic_write_json(out / "cost_raw.json", raw)
+    return "cost.json"
+
+
+def flatten_cost(c: dict) -> dict:
+    """The rows of the report's Table 8 from a :func:`hqmed.eval.cost.measure_cost` result."""
+    flat: dict[str, Any] = {
+        "input_shape": "x".join(str(s) for s in c.get("input_shape", [])),
+        "trainable_params": c.get("params"),
+        "flops": c.get("flops"),
+        "latency_ms": (c.get("latency_ms") or {}).get("median"),
+        "train_step_ms": (c.get("train_step_ms") or {}).get("median"),
+        "train_batch_size": c.get("train_batch_size"),
+        "train_memory_mb": (c.get("memory") or {}).get("train_estimate_bytes", 0) / 1e6 or None,
+    }
+    q = c.get("quantum") or []
+    if q:
+        res = q[0].get("resources") or {}
+        flat.update({
+            "quantum_layers": len(q),
+            "n_qubits": res.get("qubits"),
+            "circuit_depth": res.get("depth"),
+            "variational_layers": res.get("variational_layers"),
+            "encoding_gates": res.get("encoding_gates"),
+            "parameterized_gates": res.get("trainable_gates"),
+            "circuit_params": res.get("trainable_parameters"),
+            "cnot_gates": res.get("two_qubit_gates"),
+            "gradient_evals": res.get("shift_evaluations_weights"),
+            "state_vector_size": res.get("state_vector_size"),
+            "circuit_evals_per_sample": sum(x.get("evaluations_per_sample", 0) for x in q),
+            "circuit_flops": c.get("flops_circuit_estimate"),
+            "qpu_latency_ms": c.get("qpu_inference_ms_per_sample"),
+        })
+    return flat
+
+
+def _input_shape(res: RunResult, conf) -> tuple[int, int, int] | None:
+    """(C, H, W) the run's models saw: channels from the fold normaliser, size from the config."""
+    norm = res.path / "fold_0" / "normalizer.json"
+    size = conf.data.image_size or conf.data.params.get("image_size")
+    if not norm.is_file() or size is None:
+        return None
+    return (len(read_json(norm)["mean"]), int(size), int(size))
+
+
+def predict_run(run_dir: Path, ds, batch_size: int = 256) -> np.ndarray:
+    """(N, K) probabilities of the run's fold ensemble (mean over folds' best models) on ``ds``.
+
+    ``ds`` is prepared with the run's own config (resize, channels, quanvolution) and each fold's
+    training normaliser, exactly as its validation data was.
+    """
+    import torch
+
+    from hqmed.train.prepare import prepare_split
+    from hqmed.train.runner import load_fold_model, load_run_config
+
+    cfg = load_run_config(run_dir)
+    x = torch.from_numpy(prepare_split(ds, cfg).images)
+    folds = sorted(int(p.name.split("_")[1]) for p in Path(run_dir).glob("fold_*")
+                   if (p / "checkpoint" / "best.safetensors").is_file())
+    if not folds:
+        raise DataNotFoundError(f"run directory {run_dir}: expected fold_<i>/checkpoint/"
+                                "best.safetensors; got none")
+    total = None
+    for f in folds:
+        model, norm = load_fold_model(run_dir, f, cfg)
+        with torch.no_grad():
+            p = torch.cat([torch.softmax(model(norm(x[i:i + batch_size])), dim=1)
+                           for i in range(0, len(x), batch_size)]).numpy()
+        total = p if total is None else total + p
+    return total / len(folds)
+
+
+def load_external(data: dict, split: str | None):
+    """The images of an external source (labels are not used)."""
+    from hqmed.train.config import parse_config
+    from hqmed.train.prepare import load_datasets
+
+    cfg = parse_config({"model": {"name": "external"}, "data": data}, source="external.data")
+    splits = load_datasets(cfg)
+    key = split or next((k for k in ("all", "test") if k in splits), next(iter(splits)))
+    if key not in splits:
+        raise HqmedError(f"external split: expected one of {sorted(splits)}; got '{key}'")
+    return splits[key], cfg
+
+
+def _external(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict,
+              skipped: dict, say: Progress) -> list[str]:
+    from hqmed.eval.external import external_summary
+    from hqmed.study.config import substitute
+
+    paths = []
+    for ext in cfg.external:
+        try:
+            if ext.phantoms:
+                from hqmed.data.phantoms import generate_phantom_dataset
+
+                gen = substitute(ext.phantoms, {"out": str(out)})
+                if "image_size" in gen:
+                    gen["image_size"] = tuple(gen["image_size"])
+                generate_phantom_dataset(**gen)
+            ds, ecfg = load_external(substitute(ext.data, {"out": str(out)}), ext.split)
+        except DataNotFoundError as exc:
+            skipped[f"external:{ext.name}"] = str(exc)
+            say(f"SKIPPED external validation '{ext.name}': {exc}")
+            continue
+        for r in runs:
+            res = finished.get((r["dataset"], r["model"]))
+            if res is None or (ext.datasets and r["dataset"] not in ext.datasets) or \
+                    (ext.models and r["model"] not in ext.models):
+                continue
+            path = out / "external" / ext.name / f"{r['dataset']}__{r['model']}.json"
+            if not (path.is_file() and path.stat().st_mtime >= (res.path / "DONE").stat().st_mtime):
+                probs = predict_run(res.path, ds)
+                summ = external_summary(probs, res.class_names)
+                atomic_write_json(path, {"external": ext.name, "dataset": r["dataset"],
+                                         "model": r["model"], "label": res.label,
+                                         "source": ext.description or ecfg.data.source,
+                                         "n": summ["n"], "summary": summ["per_class"]})
+                say(f"external '{ext.name}': {res.label} scored {summ['n']} images")
+            paths.append(str(path.relative_to(out)))
+    return paths
+
+
+def load_meta(out: str | Path) -> dict:
+    return read_json(Path(out) / "study.json")

@@ -1,0 +1,107 @@
+"""Study YAML: validation with clear errors, sweep expansion, merging onto the base experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hqmed.errors import ConfigError
+from hqmed.study.config import (
+    all_comparisons,
+    all_models,
+    deep_merge,
+    load_study_config,
+    parse_study,
+    resolve_runs,
+    width_code,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE = {"model": {"name": "litespinenet"}, "data": {"source": "phantoms"},
+        "protocol": {"kind": "cv", "folds": 3}, "epochs": 2}
+
+
+def study(**kw):
+    raw = {"name": "s", "base": BASE, "datasets": [{"name": "d"}],
+           "models": [{"name": "litespinenet"}, {"name": "hq_litespinenet"}],
+           "comparisons": [{"a": "litespinenet", "b": "hq_litespinenet"}]}
+    raw.update(kw)
+    return raw
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="unknown key 'statistics.alpah'"):
+        parse_study(study(statistics={"alpah": 0.05}), source="x.yaml")
+    with pytest.raises(ConfigError, match="x.yaml: key 'datasets' is required"):
+        parse_study({"name": "s", "base": BASE}, source="x.yaml")
+
+
+def test_comparison_must_name_declared_models():
+    with pytest.raises(ConfigError, match="model 'hq_lcnet_050' is not declared"):
+        parse_study(study(comparisons=[{"a": "litespinenet", "b": "hq_lcnet_050"}]))
+
+
+def test_bad_experiment_value_fails_before_training(tmp_path):
+    cfg = parse_study(study(models=[{"name": "litespinenet", "overrides": {"optim": {"lr": -1}}},
+                                    {"name": "hq_litespinenet"}]))
+    with pytest.raises(ConfigError, match=r"model 'litespinenet'.*optim\.lr"):
+        resolve_runs(cfg, tmp_path)
+
+
+def test_width_codes_and_sweep_expansion():
+    assert [width_code(w) for w in (0.5, 0.75, 1.0, 1.5, 2.0)] == ["050", "075", "100", "150", "200"]
+    cfg = parse_study(study(models=[], comparisons=[], sweeps=[
+        {"name": "qc5", "widths": [0.5, 2.0], "suffix": "-qc5",
+         "ablations": {"closed_form": {"quantum_block": "closed_form"}}}]))
+    names = [m.name for m in all_models(cfg)]
+    assert names == ["lcnet_050_tanh4-qc5", "hq_lcnet_050-qc5", "hq_lcnet_050-qc5-closed_form",
+                     "lcnet_200_tanh4-qc5", "hq_lcnet_200-qc5", "hq_lcnet_200-qc5-closed_form"]
+    comps = all_comparisons(cfg)
+    assert {(c["a"], c["b"], c["width"]) for c in comps} >= {
+        ("lcnet_050_tanh4-qc5", "hq_lcnet_050-qc5", 0.5),
+        ("hq_lcnet_200-qc5-closed_form", "hq_lcnet_200-qc5", 2.0)}
+    runs = resolve_runs(cfg, "/tmp/out")
+    abl = next(r for r in runs if r["model"] == "hq_lcnet_050-qc5-closed_form")["config"]
+    assert abl.model.name == "hq_lcnet_050" and abl.model.kwargs == {"quantum_block": "closed_form"}
+
+
+def test_sweep_rejects_unknown_width():
+    with pytest.raises(ConfigError, match="widths"):
+        parse_study(study(sweeps=[{"name": "x", "widths": [0.6]}]))
+
+
+def test_merge_order_and_placeholders(tmp_path):
+    cfg = parse_study(study(
+        datasets=[{"name": "d", "data": {"params": {"root": "{out}/data"}},
+                   "overrides": {"epochs": 5}}],
+        models=[{"name": "litespinenet", "overrides": {"epochs": 7, "optim": {"lr": 1e-4}}},
+                {"name": "hq_litespinenet"}]))
+    runs = resolve_runs(cfg, tmp_path, data_root="/data")
+    a, b = runs[0]["config"], runs[1]["config"]
+    assert (a.epochs, b.epochs) == (7, 5)  # model overrides beat dataset overrides beat base
+    assert a.optim.lr == 1e-4 and b.model.name == "hq_litespinenet"
+    assert a.data.params["root"] == f"{tmp_path}/data" and a.data.data_root == "/data"
+    assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+
+
+def test_set_overrides_apply_to_the_study(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(study()))
+    cfg = load_study_config(p, ["base.epochs=1", "statistics.n_boot=20"])
+    assert cfg.base["epochs"] == 1 and cfg.statistics.n_boot == 20
+    with pytest.raises(ConfigError, match="no such file"):
+        load_study_config(tmp_path / "missing.yaml")
+
+
+STUDY_CONFIGS = sorted([*(REPO / "configs").glob("*.yaml"), *(REPO / "configs" / "real").glob("*.yaml")])
+
+
+@pytest.mark.parametrize("path", STUDY_CONFIGS, ids=lambda p: p.name)
+def test_shipped_study_configs_resolve(path, tmp_path):
+    """Every shipped study config validates, and each of its runs is a valid ExperimentConfig."""
+    cfg = load_study_config(path)
+    runs = resolve_runs(cfg, tmp_path, data_root=str(REPO.parent / "shared" / "data"))
+    assert runs and len({(r["dataset"], r["model"]) for r in runs}) == len(runs)
