@@ -325,16 +325,15 @@ def _add_ellipse(img: np.ndarray, x: float, y: float, rx: float, ry: float, valu
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
-    """Bilinearly upsampled white noise, ~unit std, correlation length ``cell`` px."""
-    gh, gw = h // cell + 2, w // cell + 2
-    g = rng.standard_normal((gh, gw)).astype(np.float32)
-    ys = np.arange(h, dtype=np.float32) / cell
-    xs = np.arange(w, dtype=np.float32) / cell
-    y0, x0 = ys.astype(int), xs.astype(int)
-    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
-    top = g[y0][:, x0] * (1 - fx) + g[y0][:, x0 + 1] * fx
-    bot = g[y0 + 1][:, x0] * (1 - fx) + g[y0 + 1][:, x0 + 1] * fx
-    return top * (1 - fy) + bot * fy
+    """Bilinearly upsampled white noise, ~unit std, correlation length ``cell`` px (separable)."""
+    g = rng.standard_normal((h // cell + 2, w // cell + 2), dtype=np.float32)
+    for axis, n in ((0, h), (1, w)):
+        t = np.arange(n, dtype=np.float32) / cell
+        i0 = t.astype(np.intp)
+        f = (t - i0).reshape((-1, 1) if axis == 0 else (1, -1))
+        a, b = np.take(g, i0, axis=axis), np.take(g, i0 + 1, axis=axis)
+        g = a + (b - a) * f
+    return g
 
 
 def render_phantom(spec: PhantomSpec, rng: np.random.Generator, difficulty: float) -> np.ndarray:
