@@ -129,10 +129,12 @@ def _quanv_fast(gray: np.ndarray, stride: int, m: torch.Tensor, signs: torch.Ten
         for i in range(0, n, step):
             x = torch.from_numpy(gray[i:i + step]).to(m.dtype) * half
             cs = torch.stack([torch.cos(x), torch.sin(x)], dim=-1)  # (b, H, W, 2), once per pixel
-            v = None
-            for dy, dx in _WIRE_OFFSETS:  # kron over wires, wire 0 most significant
-                a = cs[:, dy:dy + stride * (ho - 1) + 1:stride, dx:dx + stride * (wo - 1) + 1:stride]
-                v = a if v is None else (v[..., :, None] * a[..., None, :]).flatten(-2)
+            # kron over wires (wire 0 most significant): first the horizontal pairs of every row
+            # (wires 0,1 of one patch = wires 2,3 of the patch above at stride 1), then rows i, i+1
+            cols = slice(0, stride * (wo - 1) + 1, stride), slice(1, stride * (wo - 1) + 2, stride)
+            pair = (cs[:, :, cols[0], :, None] * cs[:, :, cols[1], None, :]).flatten(-2)
+            rows = slice(0, stride * (ho - 1) + 1, stride), slice(1, stride * (ho - 1) + 2, stride)
+            v = pair[:, rows[0], :, :, None] * pair[:, rows[1], :, None, :]  # (b, H', W', 4, 4)
             amp = v.reshape(-1, 16) @ m  # (P, 32): real and imaginary amplitudes
             z = (amp.square_() @ signs).reshape(-1, ho, wo, 4)  # sum_j |amp_j|^2 S[j, w]
             out[i:i + step] = z.permute(0, 3, 1, 2).float().numpy()
