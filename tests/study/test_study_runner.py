@@ -101,6 +101,7 @@ def test_interrupted_study_resumes_without_repeating_finished_runs(fake, quick_r
     f = fake(fail_on=2)
     with pytest.raises(KeyboardInterrupt):
         run_study(parse_study(RAW), tmp_path)
+    assert f.calls == ["litespinenet", "hq_litespinenet"]
     assert (tmp_path / "runs/spine/litespinenet/DONE").is_file()
     assert not (tmp_path / "runs/spine/hq_litespinenet/DONE").is_file()
     g = fake()

@@ -66,7 +66,7 @@ nav#toc a{color:var(--acc);text-decoration:none}nav#toc a:hover{text-decoration:
 table{border-collapse:collapse;font-size:13px;min-width:50%}
 caption{caption-side:top;text-align:left;color:var(--muted);font-size:13px;padding:0 0 6px;
 max-width:1100px}
-th,td{border-bottom:1px solid var(--line);padding:5px 9px;vertical-align:top}
+th,td{border-bottom:1px solid var(--line);padding:5px 9px;vertical-align:top;white-space:nowrap}
 th{background:var(--soft);text-align:left;font-weight:600;white-space:nowrap}
 tbody tr:nth-child(even){background:#fafbfc}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}

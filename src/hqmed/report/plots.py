@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # no display: render to memory only
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # A colour-blind-safe palette (Okabe-Ito); models take colours in the order they are given.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -70,6 +71,7 @@ def training_curves(histories: Mapping[str, object]) -> bytes:
                         label=f"{label} ({'train' if col == tcol else 'val'})")
             ax.set_title(title)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axes[1].get_legend_handles_labels()
     nrows = int(np.ceil(len(labels) / 4)) if handles else 0
     if handles:
@@ -193,7 +195,7 @@ def per_fold_metrics(per_fold: Mapping[str, Mapping[str, Sequence[float]]],
             ax.annotate(f"{mean:.3f}±{std:.3f}", (i, mean + std), textcoords="offset points",
                         xytext=(0, 4), ha="center", fontsize=7)
         ax.set_xticks(range(len(models)), [_short(m, 22) for m in models], rotation=30, ha="right")
-        ax.set_title(f"{title}: folds (dots), mean ± std (bar)")
+        ax.set_title(f"{title} per fold")
         lo = min((min(v.get(metric, [1.0]) or [1.0]) for v in per_fold.values()), default=0.0)
         ax.set_ylim(max(0.0, float(lo) - 0.1), 1.05)
     fig.tight_layout()
@@ -220,7 +222,8 @@ def width_sweep(widths: Sequence[float], series: Mapping[str, tuple], metric: st
     ax.legend()
     ref = np.asarray(series[labels[0]][0], dtype=float)
     n_other = max(1, len(labels) - 1)
-    bw = 0.8 * (np.min(np.diff(np.unique(widths))) if len(np.unique(widths)) > 1 else 0.5) / n_other
+    gap = np.min(np.diff(np.unique(widths))) if len(np.unique(widths)) > 1 else 0.5
+    bw = min(0.8 * gap, 0.15) / n_other
     for j, lab in enumerate(labels[1:]):
         delta = np.asarray(series[lab][0], dtype=float) - ref
         x = widths + (j - (n_other - 1) / 2) * bw
@@ -231,6 +234,9 @@ def width_sweep(widths: Sequence[float], series: Mapping[str, tuple], metric: st
                 dax.annotate(f"{d:+.3f}", (xi, d), textcoords="offset points",
                              xytext=(0, 3 if d >= 0 else -10), ha="center", fontsize=7)
     dax.axhline(0, color="#444", lw=0.8)
+    lo, hi = dax.get_ylim()
+    pad = 0.25 * (hi - lo)
+    dax.set_ylim(lo - pad, hi + pad)
     dax.set_ylabel(f"Δ vs {_short(labels[0], 14)}")
     dax.set_xlabel("LCNet width (scale)")
     dax.set_xticks(widths, [f"{w:g}" for w in widths])
@@ -262,7 +268,7 @@ def reliability_diagram(curves: Mapping[str, Mapping[str, Sequence[float]]], tit
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("observed accuracy")
     ax.set_title(title)
-    ax.legend(loc="upper left")
+    ax.legend(loc="best")
     hax.set_xlabel("predicted confidence (max probability)")
     hax.set_ylabel("count")
     fig.tight_layout()

@@ -96,6 +96,10 @@ def fmt_pm(mean: Any, std: Any, digits: int = 4) -> str:
     return f"{fmt(mean, digits)} ± {fmt(std, digits)}" if mean is not None else "–"
 
 
+def _signed(d: Any, digits: int = 4) -> str:
+    return "–" if d is None or not math.isfinite(float(d)) else f"{float(d):+.{digits}f}"
+
+
 def delta_cell(d: Any, digits: int = 4) -> Cell:
     """A Δ cell: positive (in favour of the second/hybrid model) in bold green, negative in red."""
     if d is None or not math.isfinite(float(d)):
@@ -112,7 +116,7 @@ def delta_cell(d: Any, digits: int = 4) -> Cell:
 def overall_metrics(runs: Sequence) -> Table:
     """Table 3: per run, the fold mean ± std, the pooled out-of-fold metrics and the test metrics."""
     t = Table("tab-overall", "Overall metrics (mirrors LiteSpineNet Table 3). 'Folds' is the mean ± "
-              "std over validation folds, 'OoF' pools all out-of-fold predictions, 'Test' is the held-"
+              "sample std over the validation folds, 'OoF' pools all out-of-fold predictions, 'Test' is the held-"
               "out test split (holdout, or the official test split scored by the fold ensemble).",
               ["Dataset", "Model", "Data"] + [c for _, c in OVERALL_COLUMNS])
     for r in runs:
@@ -120,7 +124,7 @@ def overall_metrics(runs: Sequence) -> Table:
         summary = m.get("summary") or {}
         blocks = []
         if summary:
-            blocks.append(("Folds (mean ± std)", lambda k, s=summary: _summary_cell(s, k)))
+            blocks.append(("Folds", lambda k, s=summary: _summary_cell(s, k)))
         if m.get("oof"):
             blocks.append(("OoF (val)" if r.protocol == "cv" else "Validation",
                            lambda k, d=m["oof"]: fmt(metric(d, k))))
@@ -159,7 +163,7 @@ def ttests(comparisons: Sequence[Mapping[str, Any]]) -> Table:
             t.rows.append([Cell(c["dataset"], ""), Cell(c["label_a"], ""), Cell(c["label_b"], ""),
                            Cell(name, ""), Cell(str(r.get("n", "–"))), Cell(str(r.get("df", "–"))),
                            Cell(fmt(r.get("mean_a"))), Cell(fmt(r.get("mean_b"))),
-                           delta_cell(r.get("mean_diff")), Cell(fmt(r.get("t"), 3)),
+                           Cell(_signed(r.get("mean_diff"))), Cell(fmt(r.get("t"), 3)),
                            Cell(fmt(r.get("t_critical"), 4)), Cell(fmt(r.get("p"), 4)),
                            Cell("yes" if sig else "no", "best" if sig else "muted")])
     if untestable:

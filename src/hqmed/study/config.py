@@ -288,21 +288,26 @@ def load_study_config(path: str | os.PathLike, overrides: list[str] | None = Non
 
 def experiment_dict(cfg: StudyConfig, dataset: DatasetSpec, model: ModelSpec,
                     values: dict[str, str], data_root: str | None = None) -> dict:
-    """The ExperimentConfig mapping of one (dataset, model) run, before validation."""
+    """The ExperimentConfig mapping of one (dataset, model) run, before validation.
+
+    Order: base, then the dataset's ``data`` and ``overrides``, then the model (a registry name
+    other than the base's drops the base's model kwargs), then the model's ``overrides`` (for a
+    sweep: the sweep's overrides), each deep-merged over the previous.
+    """
     exp = deep_merge(cfg.base, {"data": dataset.data})
     exp = deep_merge(exp, dataset.overrides)
-    exp = deep_merge(exp, model.overrides)
     m = model.model
     if m is None and "name" not in (model.overrides.get("model") or {}):
         m = model.name  # the run name is the registry name
     if m is not None:
         m = {"name": m} if isinstance(m, str) else m
-        # a different registry name starts from the base model's settings but not its kwargs
-        # (litespinenet kwargs would not fit an LCNet)
+        # another registry name keeps the base model's settings (drop_rate) but not its kwargs
+        # (LiteSpineNet kwargs would not fit an LCNet): put those in the model's overrides
         base_model = dict(exp.get("model") or {})
         if base_model.get("name") != m.get("name"):
             base_model.pop("kwargs", None)
         exp["model"] = deep_merge(base_model, m)
+    exp = deep_merge(exp, model.overrides)
     exp["name"] = f"{cfg.name}-{dataset.name}-{model.name}"
     if data_root is not None:
         exp.setdefault("data", {})["data_root"] = data_root

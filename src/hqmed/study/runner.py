@@ -169,7 +169,7 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
     if cfg.cost.enabled and finished:
         meta["cost"] = _cost(cfg, out, runs, finished, say)
         _write_meta(out, meta)
-    meta["external"] = _external(cfg, out, runs, finished, skipped, say)
+    meta["external"] = _external(cfg, out, runs, finished, skipped, say, data_root)
     meta["finished"] = _now()
     meta["wall_seconds"] = round(time.perf_counter() - t_study, 1)
     _write_meta(out, meta)
@@ -330,7 +330,7 @@ def load_external(data: dict, split: str | None):
 
 
 def _external(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict,
-              skipped: dict, say: Progress) -> list[str]:
+              skipped: dict, say: Progress, data_root: str | None = None) -> list[str]:
     from hqmed.eval.external import external_summary
     from hqmed.study.config import substitute
 
@@ -340,11 +340,14 @@ def _external(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict,
             if ext.phantoms:
                 from hqmed.data.phantoms import generate_phantom_dataset
 
-                gen = substitute(ext.phantoms, {"out": str(out)})
+                gen = substitute(ext.phantoms, {"out": str(out), "data_root": str(data_root or ".")})
                 if "image_size" in gen:
                     gen["image_size"] = tuple(gen["image_size"])
                 generate_phantom_dataset(**gen)
-            ds, ecfg = load_external(substitute(ext.data, {"out": str(out)}), ext.split)
+            data = substitute(ext.data, {"out": str(out), "data_root": str(data_root or ".")})
+            if data_root is not None:
+                data.setdefault("data_root", str(data_root))
+            ds, ecfg = load_external(data, ext.split)
         except DataNotFoundError as exc:
             skipped[f"external:{ext.name}"] = str(exc)
             say(f"SKIPPED external validation '{ext.name}': {exc}")
