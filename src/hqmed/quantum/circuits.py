@@ -54,18 +54,17 @@ class RandomCircuit:
 def gates_expval(circuit, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """<Z_i> by the general gate-by-gate simulator (the reference for the fast paths).
 
-    ``x`` ``(..., n)`` and ``weights`` ``(..., *weight_shape)`` with broadcastable leading dims
-    -> ``(..., n)``.
+    Inputs ``(..., n)`` and weights ``(W..., *weight_shape)`` -> ``(W..., ..., n)`` (every
+    weight set on every input).
     """
-    n, wdim = circuit.n_qubits, len(circuit.weight_shape)
-    w_lead = weights.shape[: weights.ndim - wdim]
-    lead = torch.broadcast_shapes(x.shape[:-1], w_lead)
-    m = 1
-    for s in lead:
-        m *= s
-    xf = x.expand(*lead, x.shape[-1]).reshape(m, x.shape[-1])
-    wf = weights if not w_lead else weights.expand(*lead, *circuit.weight_shape).reshape(
-        m, *circuit.weight_shape)
-    state = zero_state(n, m, complex_dtype(x.dtype), x.device)
-    state = apply_ops(state, circuit.encoding_ops(xf) + circuit.variational_ops(wf))
-    return expval_z(state).reshape(*lead, n)
+    n, wshape = circuit.n_qubits, tuple(circuit.weight_shape)
+    lead, w_lead = x.shape[:-1], weights.shape[: weights.ndim - len(wshape)]
+    xf = x.reshape(-1, x.shape[-1])
+    if w_lead:
+        n_sets, m = weights.reshape(-1, *wshape).shape[0], xf.shape[0]
+        xf = xf.expand(n_sets, m, xf.shape[-1]).reshape(n_sets * m, -1)
+        weights = weights.reshape(n_sets, 1, *wshape).expand(n_sets, m, *wshape).reshape(
+            n_sets * m, *wshape)
+    state = zero_state(n, xf.shape[0], complex_dtype(x.dtype), x.device)
+    state = apply_ops(state, circuit.encoding_ops(xf) + circuit.variational_ops(weights))
+    return expval_z(state).reshape(*w_lead, *lead, n)

@@ -17,7 +17,6 @@ from torch import nn
 
 from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
-from hqmed.quantum.gates import complex_dtype
 from hqmed.quantum.resources import circuit_resources
 from hqmed.quantum.shift import parameter_shift
 
@@ -123,7 +122,7 @@ class QuantumLayer(nn.Module):
 
     def _use_cache(self) -> bool:
         return (self.backend == "torch" and self.simulator == "auto"
-                and isinstance(self.circuit, LayeredCircuit) and self.ansatz != "ry"
+                and isinstance(self.circuit, LayeredCircuit) and not self.circuit.product
                 and not (torch.is_grad_enabled() and self.weights.requires_grad))
 
     def _cached_unitary(self, dtype: torch.dtype) -> torch.Tensor:
@@ -131,8 +130,7 @@ class QuantumLayer(nn.Module):
         key = (w._version, w.data_ptr(), dtype, str(w.device))
         if self._cache is None or self._cache[0] != key:
             with torch.inference_mode(False), torch.no_grad():
-                mats = self.circuit.layer_matrices(w.detach().to(dtype))
-                self._cache = (key, self.circuit.unitary_t(mats.to(complex_dtype(dtype))))
+                self._cache = (key, self.circuit.unitary(w.detach().to(dtype)))
         return self._cache[1]
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:

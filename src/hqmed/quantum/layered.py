@@ -1,30 +1,40 @@
-"""Fast exact simulation of "embedding + layered ansatz" circuits in a handful of large ops.
+"""Fast exact simulation of "embedding + layered ansatz" circuits in a handful of large real ops.
 
 The circuits of both papers have the form
 
     |psi> = P_{L-1} K_{L-1} ... P_1 K_1 P_0 K_0  E(x) |0...0>        measure <Z_i> on every wire
 
-with ``E(x)`` a product of single-qubit encoding rotations (optionally after a Hadamard on every
-wire), ``K_l`` a tensor product of single-qubit gates (``Rot`` or a Pauli rotation, one per wire)
-and ``P_l`` the permutation of basis states done by the layer's CNOT ring. The simulator uses that
-structure instead of applying gates one by one:
+with ``E(x)`` single-qubit encoding rotations, ``K_l`` a tensor product of single-qubit gates
+(``Rot`` or a Pauli rotation, one per wire) and ``P_l`` the basis permutation done by the layer's
+CNOT ring. The simulator uses that structure instead of applying gates one by one.
 
-* ``E(x)|0>`` and ``K_0 E(x)|0>`` are product states: per qubit a ``(2, 2) @ (2,)`` product (one
-  batched matmul for all qubits), then a Kronecker product of the ``n`` 2-vectors.
-* ``K_l`` acts on the state viewed as a ``(2^a, 2^b)`` matrix (``a = n // 2`` high wires, ``b``
-  low wires) as ``K_hi @ psi @ K_lo^T``: two small batched matmuls per layer; the Kronecker
-  factors of all layers are built at once.
-* ``P_l`` is one gather with a precomputed index; the last one is folded into the sign matrix of
-  the PauliZ measurement, so ``<Z> = |psi|^2 @ S'`` is one matmul.
+Batch side (depends on the inputs):
 
-For the 7-qubit, 3-layer block this is ~35 tensor ops forward, independent of batch size. With
-weights shared across the batch, :meth:`LayeredCircuit.unitary_t` builds the whole variational
-unitary once (the same code applied to the identity), which the eval-mode cache of
-:class:`~hqmed.quantum.QuantumLayer` reuses: inference is then one ``(B, 2^n) @ (2^n, 2^n)`` matmul.
+* ``E(x)|0>`` is a product state: its magnitudes ``r`` are a Kronecker product of the per-qubit
+  ``[cos(x_i/2), sin(x_i/2)]`` and its phases are fixed (``(-i)^popcount`` for RX, none for RY;
+  RZ on ``|0>`` is a global phase).
+* A batch of states is a REAL matrix ``(2N, B)``: one column per sample, rows in the layout
+  ``(h, re/im, l)`` with ``h`` the ``a = n // 2`` high wires and ``l`` the low wires. Then
+  ``K_l = K_hi (x) K_lo`` is two real matmuls without transposes: ``H_l @ psi`` on the
+  (h, re/im) rows and ``Lo_l @ psi[h]`` on the (re/im, l) rows, where ``H_l``/``Lo_l`` are the
+  real 2x2-block forms of the two Kronecker factors, shared by the whole batch.
+* ``P_l`` is a row gather (``index_select``); the last one is folded into the sign matrix of the
+  PauliZ measurement, so ``<Z> = S^T psi^2`` is one matmul.
 
-Leading dimensions broadcast: ``x`` is ``(..., n)`` and the layer matrices ``(..., L, n, 2, 2)``
-(their leading dims broadcast against those of ``x``), which is how the parameter-shift rule
-evaluates all shifted circuits in one call.
+Weight side (once per step, shared by the batch): every single-qubit gate used here has entries
+``m(mu) * exp(i (linear(angles) + const))`` with ``m`` = cos(mu/2) on the diagonal and sin(mu/2)
+off it. So each real block matrix is ``Mag * cos(Theta)`` where ``Theta = weights @ A + offset``
+is ONE matmul with a constant matrix and ``Mag`` is a Kronecker product of ``[cos, sin](mu/2)``
+gathered at ``p xor q``: ~15 small ops for all layers.
+
+:class:`_Fused` makes the whole circuit one autograd node with a hand-written adjoint backward
+(states backwards through the layers, then the closed-form derivative of the block matrices):
+for 7 qubits and 3 layers ~36 kernels forward and ~44 backward, whatever the batch size.
+The same forward in plain torch ops (``fused=False``) is differentiable by autograd; it is the
+reference for the fused backward and serves broadcasting callers (the parameter-shift rule).
+
+:meth:`LayeredCircuit.unitary` applies the layers to all basis states at once; the eval-mode
+cache of :class:`~hqmed.quantum.QuantumLayer` reuses it, so inference is two matmuls.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from hqmed.quantum.gates import GATES, ROTATIONS, rot
@@ -44,31 +55,29 @@ from hqmed.quantum.templates import (
     strongly_entangling_ranges,
 )
 
-__all__ = ["LayeredCircuit", "kron_vectors", "kron_matrices", "permutation_index"]
+__all__ = ["LayeredCircuit", "permutation_index", "GATE_PHASE_MODELS"]
 
-
-def kron_vectors(v: torch.Tensor) -> torch.Tensor:
-    """Kronecker product of per-qubit vectors: ``(..., k, 2)`` -> ``(..., 2^k)`` (first = MSB)."""
-    out = v[..., 0, :]
-    for i in range(1, v.shape[-2]):
-        out = (out.unsqueeze(-1) * v[..., i, None, :]).flatten(-2)
-    return out
-
-
-def kron_matrices(m: torch.Tensor) -> torch.Tensor:
-    """Kronecker product of per-qubit matrices: ``(..., k, 2, 2)`` -> ``(..., 2^k, 2^k)``."""
-    out = m[..., 0, :, :]
-    for i in range(1, m.shape[-3]):
-        d = out.shape[-1] * 2
-        out = (out[..., :, None, :, None] * m[..., i, None, :, None, :]).reshape(
-            *out.shape[:-2], d, d)
-    return out
+_PI = math.pi
+#: gate -> (coefficients of mu/2 per angle (k,), phase coefficients (k, 2, 2), phase constants (2, 2))
+#: so that gate[p, q] = [cos, sin](mu/2)[p != q] * exp(i (angles @ coef[:, p, q] + const[p, q])).
+GATE_PHASE_MODELS = {
+    # Rot(phi, theta, omega): [[c e^{-i(phi+omega)/2}, -s e^{i(phi-omega)/2}],
+    #                          [s e^{-i(phi-omega)/2},  c e^{i(phi+omega)/2}]]
+    "Rot": ([0.0, 0.5, 0.0],
+            [[[-0.5, 0.5], [-0.5, 0.5]], [[0.0, 0.0], [0.0, 0.0]], [[-0.5, -0.5], [0.5, 0.5]]],
+            [[0.0, _PI], [0.0, 0.0]]),
+    "RX": ([0.5], [[[0.0, 0.0], [0.0, 0.0]]], [[0.0, -_PI / 2], [-_PI / 2, 0.0]]),
+    "RY": ([0.5], [[[0.0, 0.0], [0.0, 0.0]]], [[0.0, _PI], [0.0, 0.0]]),
+    "RZ": ([0.0], [[[-0.5, 0.0], [0.0, 0.5]]], [[0.0, 0.0], [0.0, 0.0]]),
+}
+# phase of the real 2x2 block [[re, -im], [im, re]] as cos(Theta + BLOCK[c', c])
+_BLOCK = np.array([[0.0, _PI / 2], [-_PI / 2, 0.0]])
 
 
 def permutation_index(n_qubits: int, pairs: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Basis permutation of a CNOT sequence ``[(control, target), ...]`` applied in order.
 
-    Returns ``(fwd, inv)``: basis state ``j`` goes to ``fwd[j]``; ``new_psi = psi[..., inv]``.
+    Returns ``(fwd, inv)``: basis state ``j`` goes to ``fwd[j]``; ``new_psi = psi[inv]``.
     """
     j = torch.arange(2**n_qubits)
     f = j.clone()
@@ -77,6 +86,133 @@ def permutation_index(n_qubits: int, pairs: list[tuple[int, int]]) -> tuple[torc
     inv = torch.empty_like(f)
     inv[f] = j
     return f, inv
+
+
+def _kron_columns(v: torch.Tensor) -> torch.Tensor:
+    """Kronecker product over the first axis: ``(k, 2, ...)`` -> ``(2^k, ...)`` (first = MSB)."""
+    out = v[0]
+    for i in range(1, v.shape[0]):
+        out = (out.unsqueeze(1) * v[i].unsqueeze(0)).flatten(0, 1)
+    return out
+
+
+def _layout_index(perm_basis: torch.Tensor, dh: int, dl: int) -> torch.Tensor:
+    """Basis gather index ``(N,)`` -> the same gather on the real row layout ``(dh, 2, dl)``."""
+    src = perm_basis.reshape(dh, 1, dl)
+    h, low = src // dl, src % dl
+    c = torch.arange(2).reshape(1, 2, 1)
+    return ((h * 2 + c) * dl + low).reshape(-1)
+
+
+def _block_constants(gate: str, n: int, a: int):
+    """Constant matrix, offset and magnitude gather index of the weight side (numpy, float64)."""
+    mu, coef, const = (np.asarray(t, dtype=np.float64) for t in GATE_PHASE_MODELS[gate])
+    k = len(mu)
+    halves = [(0, a, True), (a, n, False)]
+    sizes = [(2 * 2 ** (q1 - q0)) ** 2 for q0, q1, _ in halves]
+    total = sum(sizes)
+    amat = np.zeros((n * k, total))
+    offset = np.zeros(total)
+    mag_index = np.zeros(total, dtype=np.int64)
+    start, mag_start = 0, 0
+    for (q0, q1, hi), size in zip(halves, sizes):
+        nq, d = q1 - q0, 2 ** (q1 - q0)
+        p, cp, q, c = np.meshgrid(np.arange(d), np.arange(2), np.arange(d), np.arange(2),
+                                  indexing="ij")
+        pos = ((p * 2 + cp) * 2 * d + q * 2 + c) if hi else ((cp * d + p) * 2 * d + c * d + q)
+        pos = start + pos.ravel()
+        p, cp, q, c = p.ravel(), cp.ravel(), q.ravel(), c.ravel()
+        off = _BLOCK[cp, c].copy()
+        for t in range(nq):
+            pb, qb = (p >> (nq - 1 - t)) & 1, (q >> (nq - 1 - t)) & 1
+            off += const[pb, qb]
+            for m in range(k):
+                amat[(q0 + t) * k + m, pos] = coef[m, pb, qb]
+        offset[pos] = off
+        mag_index[pos] = mag_start + (p ^ q)
+        start, mag_start = start + size, mag_start + d
+    return mu, amat, offset, mag_index
+
+
+def _magnitude_derivative(n: int, a: int):
+    """Index/sign tables for d mag[p] / d t_i = sign * mag[p xor bit_i] (mag = kron of [cos, sin](t))."""
+    dh, dl = 2**a, 2 ** (n - a)
+    flip = np.zeros((dh + dl, n), dtype=np.int64)
+    sign = np.zeros((dh + dl, n))
+    for start, q0, nq in ((0, 0, a), (dh, a, n - a)):
+        p = np.arange(2**nq)
+        for t in range(nq):
+            bit = 1 << (nq - 1 - t)
+            flip[start + p, q0 + t] = start + (p ^ bit)
+            sign[start + p, q0 + t] = np.where(p & bit, 1.0, -1.0)
+    return flip, sign
+
+
+@dataclass
+class _Plan:
+    """Constant tensors of one circuit on one (dtype, device)."""
+
+    dh: int
+    dl: int
+    n_hi: int                  # (2 dh)^2 entries of H in a row of the block tensor
+    flip: torch.Tensor         # (n * N,) row index of r with bit i flipped, per qubit i
+    signs_t: torch.Tensor      # (n, N, 1) +1/-1 for bit i of j == 0/1 (no permutation)
+    phase: torch.Tensor        # (dh, 2, dl, 1) re/im of the encoding's fixed phases
+    perm: list                 # per layer boundary: row gather index in the real layout (2N,)
+    perm_inv: list             # inverse gathers (for the backward)
+    meas_t: torch.Tensor       # (n, 2N) measurement signs in the real layout, last perm folded in
+    mu: torch.Tensor           # (k,) coefficients of mu/2
+    half_pi: torch.Tensor      # (2,) [0, pi/2]: cos(t - half_pi) = [cos t, sin t]
+    amat: torch.Tensor         # (n * k, total) Theta = weights @ amat + offset
+    offset: torch.Tensor       # (total,)
+    mag_index: torch.Tensor    # (total,) index into [kron_hi, kron_lo] magnitudes
+    amat_neg_t: torch.Tensor   # (total, n * k) -amat^T
+    mag_scatter: torch.Tensor  # (total, dh + dl) one-hot of mag_index (sums gradients back)
+    mag_flip: torch.Tensor     # ((dh + dl) * n,) magnitude index with the bit of qubit i flipped
+    mag_sign: torch.Tensor     # (dh + dl, n) d mag/d t_i sign (0 for the other half's qubits)
+
+
+class _Fused(torch.autograd.Function):
+    """The whole circuit as one autograd node: fused forward and hand-written adjoint backward
+    for both the batch side (states) and the weight side (block matrices)."""
+
+    @staticmethod
+    def forward(ctx, x, weights, circuit):
+        plan = circuit._plan(x.dtype, x.device)
+        blocks, w_saved = circuit._blocks(weights.reshape(circuit.n_layers, circuit.n_qubits, -1),
+                                          plan, save=True)
+        out, saved = circuit._forward(x, blocks, plan, save=True)
+        ctx.circuit, ctx.plan, ctx.w_shape = circuit, plan, weights.shape
+        ctx.save_for_backward(blocks, *w_saved, *saved)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        circuit, plan = ctx.circuit, ctx.plan
+        blocks, theta, mags, mags_g, r, final, *states = ctx.saved_tensors
+        n_layers = blocks.shape[0]
+        dh, dl, nh = plan.dh, plan.dl, plan.n_hi
+        b = g.shape[0]
+        hs = blocks[:, :nh].view(n_layers, 2 * dh, 2 * dh)
+        los = blocks[:, nh:].view(n_layers, 2 * dl, 2 * dl)
+        g_blocks = torch.empty_like(blocks)
+        grad = 2 * final * (plan.meas_t.T @ g.T)                    # (2N, B)
+        for layer in range(n_layers - 1, -1, -1):
+            psi_in, mid = states[2 * layer], states[2 * layer + 1]
+            g_out = grad.view(dh, 2 * dl, b)
+            torch.sum(g_out @ mid.view(dh, 2 * dl, b).transpose(1, 2), 0,
+                      out=g_blocks[layer, nh:].view(2 * dl, 2 * dl))
+            g_mid = (los[layer].T @ g_out).view(2 * dh, dl * b)
+            torch.mm(g_mid, psi_in.view(2 * dh, dl * b).T,
+                     out=g_blocks[layer, :nh].view(2 * dh, 2 * dh))
+            grad = (hs[layer].T @ g_mid).view(2 * dh * dl, b)
+            if layer:
+                grad = grad.index_select(0, plan.perm_inv[layer - 1])
+        g_x = circuit._embedding_backward(grad, r, plan) if ctx.needs_input_grad[0] else None
+        g_w = None
+        if ctx.needs_input_grad[1]:
+            g_w = circuit._blocks_backward(g_blocks, theta, mags, mags_g, plan).reshape(ctx.w_shape)
+        return g_x, g_w, None
 
 
 @dataclass(frozen=True)
@@ -91,6 +227,9 @@ class LayeredCircuit:
             ``r_l``), ``"basic_entangler"`` (weights ``(L, n)``, ``R<entangler_rotation>`` + CNOT
             ring) or ``"ry"`` (LCNet: ``H``, encoding, ``RY(w)``; weights ``(n,)``).
         entangler_rotation: rotation of ``"basic_entangler"``.
+
+    Batch convention of :meth:`evaluate`: inputs ``(..., n)`` and weights
+    ``(W..., *weight_shape)`` give ``(W..., ..., n)`` (every weight set on every input).
     """
 
     n_qubits: int
@@ -107,8 +246,16 @@ class LayeredCircuit:
         return {"strongly_entangling": (L, n, 3), "basic_entangler": (L, n), "ry": (n,)}[self.ansatz]
 
     @property
-    def pre_hadamard(self) -> bool:
-        return self.ansatz == "ry"
+    def product(self) -> bool:
+        """True when no gate entangles (``"ry"``, or one qubit): every wire evolves on its own."""
+        return self.ansatz == "ry" or self.n_qubits == 1
+
+    @property
+    def gate(self) -> str:
+        """The trainable single-qubit gate of each layer."""
+        if self.ansatz == "strongly_entangling":
+            return "Rot"
+        return ROTATIONS[self.entangler_rotation] if self.ansatz == "basic_entangler" else "RY"
 
     def layer_pairs(self) -> list[list[tuple[int, int]]]:
         """CNOT (control, target) pairs of each layer, in application order."""
@@ -119,97 +266,180 @@ class LayeredCircuit:
             return [[(0, 1)] if n == 2 else ring_pairs(n, 1)] * self.n_layers
         return [[]]
 
-    def _perms(self, device) -> tuple[list, torch.Tensor, bool]:
-        """(inv index per layer or None, final forward map or None, product_state flag)."""
-        key = ("perm", str(device))
-        if key not in self._cache:
-            perms = [permutation_index(self.n_qubits, p) if p else None for p in self.layer_pairs()]
-            invs = [None if p is None else p[1].to(device) for p in perms]
-            last = None if perms[-1] is None else perms[-1][0].to(device)
-            self._cache[key] = (invs, last, all(p is None for p in perms))
-        return self._cache[key]
+    def _plan(self, dtype: torch.dtype, device) -> _Plan:
+        key = (dtype, str(device))
+        if key in self._cache:
+            return self._cache[key]
+        n = self.n_qubits
+        a = n // 2
+        dh, dl = 2**a, 2 ** (n - a)
+        j = torch.arange(2**n)
+        shift = torch.arange(n - 1, -1, -1).unsqueeze(1)
+        pop = ((j >> shift) & 1).sum(0)
+        if self.rotation == "X":  # RX|0> = [cos, -i sin]: phase (-i)^popcount
+            phase = torch.stack([torch.tensor([1.0, 0.0, -1.0, 0.0])[pop % 4],
+                                 torch.tensor([0.0, -1.0, 0.0, 1.0])[pop % 4]])
+        else:
+            phase = torch.stack([torch.ones(2**n), torch.zeros(2**n)])
+        phase = phase.reshape(2, dh, dl).transpose(0, 1).unsqueeze(-1)   # (dh, 2, dl, 1)
+        perms = [permutation_index(n, p) for p in self.layer_pairs()]
+        signs = sign_matrix(n, torch.float64)                             # (N, n)
+        meas = signs[perms[-1][0]].reshape(dh, 1, dl, n).expand(dh, 2, dl, n).reshape(-1, n)
+        mu, amat, offset, mag_index = _block_constants(self.gate, n, a)
+        mag_flip, mag_sign = _magnitude_derivative(n, a)
+        f = dict(dtype=dtype, device=device)
+        plan = _Plan(
+            dh=dh, dl=dl, n_hi=(2 * dh) ** 2,
+            flip=(j ^ (1 << shift)).reshape(-1).to(device), signs_t=signs.T.unsqueeze(-1).to(**f),
+            phase=phase.to(**f),
+            perm=[_layout_index(inv, dh, dl).to(device) for _, inv in perms[:-1]],
+            perm_inv=[_layout_index(fwd, dh, dl).to(device) for fwd, _ in perms[:-1]],
+            meas_t=meas.T.contiguous().to(**f), mu=torch.as_tensor(mu).to(**f),
+            half_pi=torch.tensor([0.0, _PI / 2], dtype=torch.float64).to(**f), amat=torch.as_tensor(amat).to(**f),
+            offset=torch.as_tensor(offset).to(**f),
+            mag_index=torch.as_tensor(mag_index).to(device),
+            amat_neg_t=torch.as_tensor(-amat.T.copy()).to(**f),
+            mag_scatter=torch.nn.functional.one_hot(torch.as_tensor(mag_index), dh + dl).to(**f),
+            mag_flip=torch.as_tensor(mag_flip).reshape(-1).to(device),
+            mag_sign=torch.as_tensor(mag_sign).to(**f))
+        self._cache[key] = plan
+        return plan
 
-    def _signs(self, dtype, device) -> torch.Tensor:
-        key = ("signs", dtype, str(device))
-        if key not in self._cache:
-            s = sign_matrix(self.n_qubits, dtype, device)
-            last = self._perms(device)[1]
-            self._cache[key] = s if last is None else s[last]
-        return self._cache[key]
-
-    # --------------------------------------------------------------------- pieces
+    # ------------------------------------------------------------- weight side
     def layer_matrices(self, weights: torch.Tensor) -> torch.Tensor:
-        """Per-layer, per-qubit gates: weights ``(..., *weight_shape)`` -> ``(..., L', n, 2, 2)``."""
+        """Per-layer, per-qubit complex gates: ``(..., *weight_shape)`` -> ``(..., L', n, 2, 2)``."""
         if self.ansatz == "strongly_entangling":
             return rot(weights[..., 0], weights[..., 1], weights[..., 2])
         if self.ansatz == "basic_entangler":
-            return GATES[ROTATIONS[self.entangler_rotation]][0](weights)
+            return GATES[self.gate][0](weights)
         return GATES["RY"][0](weights).unsqueeze(-4)  # (..., 1, n, 2, 2)
 
-    def embedding_vectors(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-qubit encoded states ``R(x_i) |0>`` (or ``R(x_i) H|0>``): ``(..., n)`` -> ``(..., n, 2)``."""
-        g = GATES[ROTATIONS[self.rotation]][0](x)
-        if self.pre_hadamard:
-            return (g[..., 0] + g[..., 1]) * (1 / math.sqrt(2))
-        return g[..., 0]
+    def block_matrices(self, weights: torch.Tensor) -> torch.Tensor:
+        """Real block forms of every layer's two Kronecker factors, flattened side by side.
+
+        ``(W..., *weight_shape)`` -> ``(W..., L, (2dh)^2 + (2dl)^2)``: row ``l`` holds ``H_l``
+        ``(2dh, 2dh)`` on rows (h, re/im) then ``Lo_l`` ``(2dl, 2dl)`` on rows (re/im, l).
+        """
+        w_lead = weights.shape[: weights.ndim - len(self.weight_shape)]
+        w = weights.reshape(*w_lead, self.n_layers, self.n_qubits, -1)        # (..., L, n, k)
+        return self._blocks(w, self._plan(weights.dtype, weights.device))
+
+    def _blocks(self, w: torch.Tensor, plan: _Plan, save: bool = False):
+        """``blocks = Mag[p xor q] * cos(Theta)``, ``Theta = w @ amat + offset`` (see module doc)."""
+        a = self.n_qubits // 2
+        trig = torch.cos((w @ plan.mu).unsqueeze(-1) - plan.half_pi)           # (..., L, n, 2)
+        tq = trig.movedim(-2, 0).movedim(-1, 1)                                 # (n, 2, ..., L)
+        mags = torch.cat([_kron_columns(tq[:a]), _kron_columns(tq[a:])], 0).movedim(0, -1)
+        theta = w.flatten(-2) @ plan.amat + plan.offset                        # (..., L, total)
+        mags_g = mags.index_select(-1, plan.mag_index)
+        blocks = mags_g * torch.cos(theta)
+        return (blocks, [theta, mags, mags_g]) if save else blocks
+
+    def _blocks_backward(self, g_blocks, theta, mags, mags_g, plan: _Plan) -> torch.Tensor:
+        """d loss / d w ``(L, n, k)`` from d loss / d blocks ``(L, total)``."""
+        g_phase = (g_blocks * mags_g * torch.sin(theta)) @ plan.amat_neg_t     # (L, n k)
+        g_mags = (g_blocks * torch.cos(theta)) @ plan.mag_scatter              # (L, dh + dl)
+        d_mags = mags.index_select(-1, plan.mag_flip).view(*mags.shape, -1) * plan.mag_sign
+        g_t = (g_mags.unsqueeze(-2) @ d_mags).squeeze(-2)                      # (L, n)
+        return g_phase.view(*g_t.shape, -1) + g_t.unsqueeze(-1) * plan.mu
+
+    # -------------------------------------------------------------- batch side
+    def _magnitudes(self, xt: torch.Tensor) -> torch.Tensor:
+        """|amplitudes| of the encoded product states: inputs ``(n, M)`` -> ``(N, M)``."""
+        if self.rotation == "Z":  # RZ|0> is |0> up to a global phase
+            r = torch.zeros(2**self.n_qubits, xt.shape[-1], dtype=xt.dtype, device=xt.device)
+            r[0] = 1
+            return r
+        h = xt / 2
+        return _kron_columns(torch.stack([torch.cos(h), torch.sin(h)], 1))
+
+    def _embedding_backward(self, grad: torch.Tensor, r: torch.Tensor, plan: _Plan) -> torch.Tensor:
+        """d loss / d x ``(B, n)`` from the gradient w.r.t. the encoded states ``(2N, B)``.
+
+        d r_j / d x_i = -S[j, i] r_{j xor bit i} / 2, because d/dx [cos, sin](x/2) = [-sin, cos]/2.
+        """
+        n, b = self.n_qubits, grad.shape[-1]
+        if self.rotation == "Z":
+            return torch.zeros(b, n, dtype=grad.dtype, device=grad.device)
+        g_r = (grad.view(plan.dh, 2, plan.dl, b) * plan.phase).sum(1).view(1, -1, b)
+        r_flip = r.index_select(0, plan.flip).view(n, -1, b)
+        return (-0.5 * (g_r * r_flip * plan.signs_t).sum(1)).T
 
     @staticmethod
-    def _apply_kron(psi: torch.Tensor, hi: torch.Tensor | None, lo: torch.Tensor) -> torch.Tensor:
-        """``(K_hi kron K_lo) psi`` for psi ``(..., 2^n)`` -> ``(..., 2^n)``."""
-        dh, dl = (1 if hi is None else hi.shape[-1]), lo.shape[-1]
-        m = psi.unflatten(-1, (dh, dl))
-        if hi is not None:
-            m = torch.matmul(hi, m)
-        return torch.matmul(m, lo.transpose(-1, -2)).flatten(-2)
-
-    def _split(self, mats: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        a = self.n_qubits // 2
-        hi = kron_matrices(mats[..., :a, :, :]) if a else None
-        return hi, kron_matrices(mats[..., a:, :, :])
-
-    # -------------------------------------------------------------------- forward
-    def expval(self, x: torch.Tensor, mats: torch.Tensor) -> torch.Tensor:
-        """<Z_i> for inputs ``(..., n)`` and layer matrices ``(..., L', n, 2, 2)`` -> ``(..., n)``."""
-        v = self.embedding_vectors(x).to(mats.dtype)
-        u = torch.matmul(mats[..., 0, :, :, :], v.unsqueeze(-1)).squeeze(-1)  # (..., n, 2)
-        invs, _, product = self._perms(x.device)
-        if product:  # no entangler at all: every wire evolves on its own
-            for layer in range(1, mats.shape[-4]):
-                u = torch.matmul(mats[..., layer, :, :, :], u.unsqueeze(-1)).squeeze(-1)
-            p = torch.view_as_real(u).square().sum(-1)
-            return p[..., 0] - p[..., 1]
-        psi = kron_vectors(u)
-        if mats.shape[-4] > 1:
-            hi, lo = self._split(mats[..., 1:, :, :, :])
-            for layer in range(1, mats.shape[-4]):
-                psi = psi[..., invs[layer - 1]]
-                psi = self._apply_kron(psi, None if hi is None else hi[..., layer - 1, :, :],
-                                       lo[..., layer - 1, :, :])
-        probs = torch.view_as_real(psi).square().sum(-1)
-        return probs @ self._signs(probs.dtype, probs.device)
-
-    def unitary_t(self, mats: torch.Tensor) -> torch.Tensor:
-        """Transposed variational unitary ``U^T`` ``(2^n, 2^n)`` (final CNOT permutation excluded;
-        it lives in the sign matrix). Amplitudes of an encoded state ``e`` are ``e @ U^T``."""
-        n = self.n_qubits
-        invs, _, _ = self._perms(mats.device)
-        psi = torch.eye(2**n, dtype=mats.dtype, device=mats.device)
-        hi, lo = self._split(mats)
-        for layer in range(mats.shape[-4]):
+    def _evolve(psi: torch.Tensor, blocks: torch.Tensor, plan: _Plan,
+                saved: list | None = None) -> torch.Tensor:
+        """Apply all layers to states ``(dh, 2, dl, M)`` (or ``(W..., ...)``) -> ``(W..., 2N, M)``."""
+        dh, dl, nh = plan.dh, plan.dl, plan.n_hi
+        m = psi.shape[-1]
+        hs = blocks[..., :nh].unflatten(-1, (2 * dh, 2 * dh))
+        los = blocks[..., nh:].unflatten(-1, (2 * dl, 2 * dl)).unsqueeze(-3)
+        psi = psi.reshape(*psi.shape[:-4], 2 * dh * dl, m)
+        for layer in range(blocks.shape[-2]):
             if layer:
-                psi = psi[..., invs[layer - 1]] if invs[layer - 1] is not None else psi
-            psi = self._apply_kron(psi, None if hi is None else hi[..., layer, :, :], lo[..., layer, :, :])
+                psi = psi.index_select(-2, plan.perm[layer - 1])
+            mid = hs[..., layer, :, :] @ psi.view(*psi.shape[:-2], 2 * dh, dl * m)
+            out = los[..., layer, :, :, :] @ mid.view(*mid.shape[:-2], dh, 2 * dl, m)
+            if saved is not None:
+                saved += [psi, mid]
+            psi = out.view(*out.shape[:-3], 2 * dh * dl, m)
         return psi
 
-    def expval_from_unitary(self, x: torch.Tensor, u_t: torch.Tensor) -> torch.Tensor:
-        """<Z_i> from a (cached) :meth:`unitary_t`: one matmul per batch."""
-        e = kron_vectors(self.embedding_vectors(x).to(u_t.dtype))
-        probs = torch.view_as_real(e @ u_t).square().sum(-1)
-        return probs @ self._signs(probs.dtype, probs.device)
+    def _forward(self, x, blocks, plan, save=False):
+        """<Z_i> ``(W..., M, n)`` for inputs ``(M, n)`` and block matrices ``(W..., L, total)``."""
+        r = self._magnitudes(x.T)
+        psi = r.view(plan.dh, 1, plan.dl, -1) * plan.phase                  # (dh, 2, dl, M)
+        saved = [] if save else None
+        final = self._evolve(psi, blocks, plan, saved)
+        out = (plan.meas_t @ final.square()).transpose(-1, -2)
+        return (out, [r, final, *saved]) if save else out
 
-    def evaluate(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """<Z_i> for inputs ``(..., n)`` and weights ``(..., *weight_shape)`` (fast path)."""
-        return self.expval(x, self.layer_matrices(weights))
+    def _product_expval(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Unentangled circuits: per-wire 2-vectors, ``<Z_i> = |u_0|^2 - |u_1|^2``."""
+        g = GATES[ROTATIONS[self.rotation]][0](x)                              # (M, n, 2, 2)
+        u = (g[..., 0] + g[..., 1]) * (1 / math.sqrt(2)) if self.ansatz == "ry" else g[..., 0]
+        mats = self.layer_matrices(weights).unsqueeze(-5)                      # (W..., 1, L, n, 2, 2)
+        for layer in range(mats.shape[-4]):
+            u = (mats[..., layer, :, :, :] @ u.unsqueeze(-1)).squeeze(-1)
+        p = torch.view_as_real(u).square().sum(-1)
+        return p[..., 0] - p[..., 1]
+
+    def evaluate(self, x: torch.Tensor, weights: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        """<Z_i>: inputs ``(..., n)`` and weights ``(W..., *weight_shape)`` -> ``(W..., ..., n)``.
+
+        ``fused=False`` differentiates the same forward with plain autograd (reference for the
+        fused backward).
+        """
+        lead = x.shape[:-1]
+        x = x.reshape(-1, self.n_qubits)
+        w_lead = weights.shape[: weights.ndim - len(self.weight_shape)]
+        if self.product:
+            out = self._product_expval(x, weights)
+        else:
+            if fused and not w_lead and torch.is_grad_enabled() and (
+                    x.requires_grad or weights.requires_grad):
+                out = _Fused.apply(x, weights, self)
+            else:
+                out = self._forward(x, self.block_matrices(weights), self._plan(x.dtype, x.device))
+        return out.reshape(*w_lead, *lead, self.n_qubits)
+
+    # ------------------------------------------------------------ cached unitary
+    def unitary(self, weights: torch.Tensor) -> torch.Tensor:
+        """The variational circuit (with the encoding's fixed phases) as a real ``(2N, N)``
+        matrix: final states ``= unitary @ r`` for encoded magnitudes ``r`` ``(N, B)``.
+
+        Reused across batches while the weights do not change. Not for product circuits.
+        """
+        blocks = self.block_matrices(weights)
+        plan = self._plan(blocks.dtype, blocks.device)
+        basis = torch.eye(plan.dh * plan.dl, dtype=blocks.dtype, device=blocks.device)
+        return self._evolve(basis.view(plan.dh, 1, plan.dl, -1) * plan.phase, blocks, plan)
+
+    def expval_from_unitary(self, x: torch.Tensor, unitary: torch.Tensor) -> torch.Tensor:
+        """<Z_i> ``(..., n)`` from a cached :meth:`unitary`: two matmuls per batch."""
+        plan = self._plan(x.dtype, x.device)
+        xt = x.reshape(-1, self.n_qubits).T
+        out = (plan.meas_t @ (unitary @ self._magnitudes(xt)).square()).T
+        return out.reshape(x.shape)
 
     # ------------------------------------------------------------- general path
     def encoding_ops(self, x: torch.Tensor) -> list[Op]:

@@ -36,9 +36,7 @@ class _ParameterShift(torch.autograd.Function):
             if ctx.needs_input_grad[2]:
                 p = w.numel()
                 eye = torch.eye(p, dtype=w.dtype, device=w.device).reshape(p, *w.shape) * s
-                shifted = torch.cat([w + eye, w - eye])  # (2P, *w.shape)
-                shifted = shifted.reshape(2 * p, *([1] * (x.ndim - 1)), *w.shape)
-                f = fn(x, shifted)  # (2P, ..., n_out)
+                f = fn(x, torch.cat([w + eye, w - eye]))  # (2P, ..., n_out)
                 d = (f[:p] - f[p:]) / 2
                 grad_w = (d * grad_out).flatten(1).sum(1).reshape(w.shape)
             if ctx.needs_input_grad[1]:
@@ -55,9 +53,9 @@ def parameter_shift(fn: Circuit, x: torch.Tensor, w: torch.Tensor) -> torch.Tens
     """Evaluate ``fn(x, w)`` with gradients w.r.t. ``x`` and ``w`` by the parameter-shift rule.
 
     Args:
-        fn: circuit ``(x (..., n), w (..., *w_shape)) -> (..., n_out)`` whose leading dims of
-            ``x`` and ``w`` broadcast; every entry of ``x`` and ``w`` must be the angle of exactly
-            one Pauli rotation.
+        fn: circuit ``(x (..., n), w (W..., *w_shape)) -> (W..., ..., n_out)`` (every weight
+            set on every input); every entry of ``x`` and ``w`` must be the angle of exactly one
+            Pauli rotation.
         x: inputs ``(..., n)``.
         w: weights ``w_shape`` (no batch dims).
     """
