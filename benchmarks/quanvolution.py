@@ -9,7 +9,8 @@ quanvolution demo's circuit. Rivals, interleaved in each repeat:
    sample of patches and EXTRAPOLATED linearly to all 4.27M patches (a full run would take hours).
 3. ``pennylane_broadcast``: one QNode call per image with the 729 patches as a broadcast
    (parameter-batch) dimension. Timed on a sample of images and EXTRAPOLATED to 5,856 images.
-4. ``lightning_patch_loop`` (optional, ``--lightning``): as 2 on ``lightning.qubit``.
+4. ``lightning_patch_loop`` (optional, ``--lightning``): as 2 on ``lightning.qubit``
+   (with ``OMP_NUM_THREADS=1`` unless set: its OpenMP threads only slow 4-qubit circuits).
 
 Outputs are cross-checked (max |hqmed - PennyLane| on the sampled patches). Ratios are
 rival / hqmed per repeat, shown as mean ± std over repeats. Targets: hqmed >= 1000x faster than
@@ -23,18 +24,24 @@ Writes benchmarks/results/quanvolution.json.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
-from pathlib import Path
+import os
 
-import numpy as np
-import torch
+# PennyLane-Lightning's OpenMP threads only slow a 4-qubit circuit down (35 ms instead of ~6 ms
+# per call on a busy 2-core machine); give it one thread. torch gets --threads explicitly below.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from hqmed.data.quanvolution import circuit_weights, output_size, quanvolve
-from hqmed.utils.io import atomic_write_json
-from hqmed.utils.runtime import environment_info
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from hqmed.data.quanvolution import circuit_weights, output_size, quanvolve  # noqa: E402
+from hqmed.utils.io import atomic_write_json  # noqa: E402
+from hqmed.utils.runtime import environment_info  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "medmnist" / "pneumoniamnist.npz"
@@ -91,6 +98,8 @@ def main(argv=None) -> int:
         print(f"missing {DATA}; this benchmark needs ../shared/data/medmnist/pneumoniamnist.npz")
         return 2
     torch.set_num_threads(args.threads)
+    print(f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}",
+          file=sys.stderr)
     images = load_images(DATA)
     n_img = len(images)
     per_img = int(np.prod(output_size(28, 28, 1)))
@@ -137,7 +146,8 @@ def main(argv=None) -> int:
     env = environment_info()
     print("# Quanvolution benchmark: PneumoniaMNIST, all", n_img, "images, stride 1,",
           f"{n_patches:,} patches, RY + RandomLayers(1)")
-    print(f"# cpu: {env['cpu']} ({env['cpu_count']} cores visible), torch threads {args.threads}")
+    print(f"# cpu: {env['cpu']} ({env['cpu_count']} cores visible), torch threads {args.threads}, "
+          f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; load average {os.getloadavg()[0]:.1f}")
     print("# versions: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v))
     print(f"# repeats {args.repeats}; rivals EXTRAPOLATED from {len(sample_patches)} patches "
           f"(per-patch loops) / {args.image_sample} images (broadcast); hqmed measured in full")

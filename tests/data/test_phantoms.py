@@ -8,6 +8,7 @@ from pydicom.pixels import apply_modality_lut
 
 from hqmed.data.phantoms import (
     CLASS_NAMES,
+    _lesion_box,
     body_corners,
     generate_phantom_dataset,
     render_phantom,
@@ -130,8 +131,6 @@ def test_signature_geometry_inside_box(lesion):
     for _ in range(5):
         spec = sample_spec(rng, lesion, 512, 384, difficulty=0.5)
         spec.flip = False
-        from hqmed.data.phantoms import _lesion_box
-
         box = _lesion_box(spec)
         v = spec.vertebrae[spec.level]
         others = [u for j, u in enumerate(spec.vertebrae) if j not in (spec.level, spec.level + 1)]

@@ -180,7 +180,7 @@ def sample_spec(
         fscale[level] = 1 - 0.7 * s
     elif lesion == "Spondylolisthesis":
         shifts[: level + 1] -= 0.28 * s * body_w  # the column above slips anteriorly
-    # re-layout after height/gap changes, keeping the lesion level's position fixed-ish
+    # re-layout after the height/gap changes (the column top stays where it was)
     y = tops[0]
     tops = []
     for i in range(n):
