@@ -68,7 +68,8 @@ def apply_matrix(state: torch.Tensor, matrix: torch.Tensor, wires: Iterable[int]
         raise ShapeError(f"wires: expected {k} distinct wires in [0, {n}); got {wires}")
     dim = 2**k
     if matrix.shape[-2:] != (dim, dim) or matrix.ndim not in (2, 3) or (
-            matrix.ndim == 3 and matrix.shape[0] not in (1, state.shape[0])):
+            matrix.ndim == 3 and 1 not in (matrix.shape[0], state.shape[0])
+            and matrix.shape[0] != state.shape[0]):
         raise ShapeError(f"matrix: expected ({dim}, {dim}) or ({state.shape[0]}, {dim}, {dim}); "
                          f"got {tuple(matrix.shape)}")
     matrix = matrix.to(state.dtype)
