@@ -76,14 +76,26 @@ def subsample(ds, n_max: int | None, seed: int):
     return ds.subset(keep), keep
 
 
-def prepare_split(ds, cfg: ExperimentConfig):
-    """Resize, convert channels and add quanvolution channels as configured. Returns a new dataset."""
+def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] | None = None):
+    """Resize, convert channels and add quanvolution channels as configured. Returns a new dataset.
+
+    ``input_shape`` (C, H, W) is a trained run's model input (inference on new data): images are
+    then resized to (H, W) and converted to C channels (C - 4 before quanvolution) whatever the
+    config says, so any folder or file can be fed to the model.
+    """
     from hqmed.data.base import ImageDataset, resize_images
 
-    images = ds.images
-    if cfg.data.image_size is not None and images.shape[-2:] != (cfg.data.image_size,) * 2:
-        images = resize_images(images, cfg.data.image_size)
+    q = cfg.data.quanvolution
+    size: int | tuple[int, int] | None = cfg.data.image_size
     want = cfg.data.channels
+    if input_shape is not None:
+        c, h, w = (int(v) for v in input_shape)
+        size, want = (h, w), c - 4 if q.enabled else c
+    images = ds.images
+    if size is not None:
+        hw = (size, size) if isinstance(size, int) else tuple(size)
+        if tuple(images.shape[-2:]) != hw:
+            images = resize_images(images, hw)
     if want is not None and images.shape[1] != want:
         if want == 3 and images.shape[1] == 1:
             images = np.repeat(images, 3, axis=1)
@@ -95,7 +107,6 @@ def prepare_split(ds, cfg: ExperimentConfig):
     if images is not ds.images:
         ds = ImageDataset(np.ascontiguousarray(images, dtype=np.float32), ds.labels,
                           list(ds.class_names), ds.meta, name=ds.name)
-    q = cfg.data.quanvolution
     if q.enabled:
         try:
             from hqmed.data.quanvolution import add_quantum_channels

@@ -10,7 +10,7 @@
       fold_<i>/            checkpoint/{last,best}.safetensors + last.json, log.jsonl, history.csv,
                            normalizer.json, predictions.csv, result.json, DONE
       predictions.csv      index, fold, split, y_true, prob_0 .. prob_{K-1}
-      metrics.json         class_names, folds, per_fold, summary, oof, per_fold_test, test_summary,
+      metrics.json         class_names, input_shape, folds, per_fold, summary, oof, per_fold_test, test_summary,
                            test, test_method
       DONE                 written last
 
@@ -361,7 +361,8 @@ def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx:
 # The experiment
 
 
-def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str]) -> dict:
+def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str],
+             input_shape: tuple[int, ...]) -> dict:
     from hqmed.eval.metrics import classification_metrics, summarize_folds
 
     cols = _prob_columns(preds)
@@ -377,6 +378,7 @@ def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str]) -> 
     ens = ensemble_test_predictions(preds)
     return {
         "class_names": class_names,
+        "input_shape": [int(v) for v in input_shape],  # (C, H, W) the models were trained on
         "folds": [{k: v for k, v in i.items() if k != "history"} for i in infos],
         "per_fold": per_fold,
         "summary": summarize_folds(per_fold),
@@ -431,7 +433,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
     history = [row for info in infos for row in info["history"]]
     atomic_write_text(run_dir / "history.csv", history_to_csv(history, HISTORY_COLUMNS))
     atomic_write_text(run_dir / "predictions.csv", preds.to_csv(index=False))
-    atomic_write_json(run_dir / "metrics.json", _metrics(preds, infos, data.class_names))
+    atomic_write_json(run_dir / "metrics.json", _metrics(preds, infos, data.class_names,
+                                                         data.full.image_shape))
     atomic_write_text(run_dir / "DONE", time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     return run_dir
 
@@ -441,18 +444,17 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
 
 
 def load_fold_model(run_dir: str | Path, fold: int, cfg: ExperimentConfig | None = None,
-                    num_classes: int | None = None, in_chans: int | None = None):
-    """(model in eval mode with the fold's best weights, its Normalizer) from a run directory."""
-    run_dir = Path(run_dir)
-    cfg = cfg or load_run_config(run_dir)
-    fold_dir = run_dir / f"fold_{fold}"
-    weights = load_weights(fold_dir / "checkpoint" / "best.safetensors")
+                    metrics: dict | None = None):
+    """(model in eval mode with fold ``fold``'s best weights, its Normalizer) from a finished run."""
     from hqmed.data.transforms import Normalizer
 
+    run_dir = Path(run_dir)
+    cfg = cfg or load_run_config(run_dir)
+    metrics = metrics or read_json(run_dir / "metrics.json")
+    fold_dir = run_dir / f"fold_{fold}"
     norm = Normalizer.from_dict(read_json(fold_dir / "normalizer.json"))
-    if num_classes is None:
-        num_classes = len(read_json(run_dir / "metrics.json")["class_names"])
-    model = build_model(cfg, num_classes=num_classes, in_chans=in_chans or len(norm.mean), seed=0)
-    model.load_state_dict(weights)
+    model = build_model(cfg, num_classes=len(metrics["class_names"]),
+                        in_chans=int(metrics["input_shape"][0]), seed=0)
+    model.load_state_dict(load_weights(fold_dir / "checkpoint" / "best.safetensors"))
     model.eval()
     return model, norm
