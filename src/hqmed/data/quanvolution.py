@@ -118,16 +118,16 @@ def _as_gray(images) -> np.ndarray:
 
 
 def _quanv_fast(gray: np.ndarray, stride: int, m: torch.Tensor, signs: torch.Tensor,
-                chunk_patches: int) -> np.ndarray:
+                chunk_patches: int, device: torch.device) -> np.ndarray:
     n, h, w = gray.shape
     ho, wo = output_size(h, w, stride)
     out = np.empty((n, 4, ho, wo), dtype=np.float32)
     per_img = ho * wo
     step = max(1, int(chunk_patches) // per_img)
-    half = torch.as_tensor(np.pi / 2, dtype=m.dtype)
+    m, signs = m.to(device), signs.to(device)
     with torch.no_grad():
         for i in range(0, n, step):
-            x = torch.from_numpy(gray[i:i + step]).to(m.dtype) * half
+            x = torch.from_numpy(gray[i:i + step]).to(device=device, dtype=m.dtype) * (np.pi / 2)
             cs = torch.stack([torch.cos(x), torch.sin(x)], dim=-1)  # (b, H, W, 2), once per pixel
             # kron over wires (wire 0 most significant): first the horizontal pairs of every row
             # (wires 0,1 of one patch = wires 2,3 of the patch above at stride 1), then rows i, i+1
@@ -137,7 +137,7 @@ def _quanv_fast(gray: np.ndarray, stride: int, m: torch.Tensor, signs: torch.Ten
             v = pair[:, rows[0], :, :, None] * pair[:, rows[1], :, None, :]  # (b, H', W', 4, 4)
             amp = v.reshape(-1, 16) @ m  # (P, 32): real and imaginary amplitudes
             z = (amp.square_() @ signs).reshape(-1, ho, wo, 4)  # sum_j |amp_j|^2 S[j, w]
-            out[i:i + step] = z.permute(0, 3, 1, 2).float().numpy()
+            out[i:i + step] = z.permute(0, 3, 1, 2).float().cpu().numpy()
     return out
 
 
@@ -182,6 +182,7 @@ def quanvolve(
     method: str = "fast",
     dtype: torch.dtype = torch.float32,
     chunk_patches: int = 1 << 19,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Quantum channels of a batch of images.
 
@@ -200,6 +201,7 @@ def quanvolve(
         method: "fast" (one matmul for all patches) or "statevector" (gate by gate, reference).
         dtype: compute dtype of the fast path (float32 or float64).
         chunk_patches: patches per chunk (memory ~ 200 bytes per patch in float32).
+        device: where the fast path computes; default: the input tensor's device (CPU for numpy).
 
     Returns:
         (N, 4, H', W') float32 PauliZ expectations in [-1, 1], H' = (H - 2) // stride + 1.
@@ -209,6 +211,8 @@ def quanvolve(
     if method not in ("fast", "statevector"):
         raise ConfigError(f"method: expected 'fast' or 'statevector'; got {method!r}")
     rotation = _norm_rotation(rotation)
+    if device is None:
+        device = images.device if isinstance(images, torch.Tensor) else torch.device("cpu")
     gray = _as_gray(images)
     if random_layers:
         w = circuit_weights(n_layers, seed) if weights is None else np.asarray(weights, np.float64)
@@ -229,7 +233,7 @@ def quanvolve(
                 log.warning("ignoring unreadable quanvolution cache %s (%s)", path, exc)
     if method == "fast":
         m, signs = _fast_matrix(patch_unitary(w, circuit_seed), rotation, dtype)
-        out = _quanv_fast(gray, stride, m, signs, chunk_patches)
+        out = _quanv_fast(gray, stride, m, signs, chunk_patches, torch.device(device))
     else:
         out = _quanv_statevector(gray, stride, rotation, w, int(circuit_seed), chunk_patches)
     if path is not None:
