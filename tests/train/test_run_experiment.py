@@ -195,3 +195,28 @@ def test_weighted_balancing_runs_deterministically(tmp_path, method):
     a = _read(run_experiment(cfg, tmp_path / "a", datasets=make_source()))
     b = _read(run_experiment(cfg, tmp_path / "b", datasets=make_source()))
     assert a["predictions.csv"] == b["predictions.csv"]
+
+
+def test_quanvolution_channels_are_added_to_every_split(tmp_path):
+    cfg = _cfg("epochs=1", "protocol.folds=2", "data.quanvolution.enabled=true",
+               "data.quanvolution.stride=2", f"data.quanvolution.cache_dir={tmp_path / 'qcache'}")
+    run = run_experiment(cfg, tmp_path / "q", datasets=make_source(n_train=24, n_val=6, n_test=6))
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["input_shape"] == [1 + 4, 8, 8]  # the image plus 4 quantum channels
+    norm = json.loads((run / "fold_0" / "normalizer.json").read_text())
+    assert len(norm["mean"]) == 5
+
+
+def test_tensorboard_missing_is_a_clear_error(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(ConfigError, match=r"tensorboard: expected the 'tensorboard' package"):
+        run_experiment(_cfg("tensorboard=true", "epochs=1"), tmp_path / "tb", datasets=make_source())

@@ -67,9 +67,10 @@ class QuanvolutionConfig(_Section):
     enabled: bool = False
     stride: Literal[1, 2] = 1  # px step of the 2x2 patch window
     rotation: Literal["X", "Y"] = "Y"  # encoding gate of pi * pixel
-    random_layers: int = Field(0, ge=0)  # RandomLayers after the encoding (0 = none)
-    seed: int = 0  # seed of the random circuit
-    cache_dir: str | None = None  # on-disk cache of computed channels (None = library default)
+    random_layers: bool = True  # RandomLayers after the encoding (the PennyLane demo's circuit)
+    n_layers: int = Field(1, ge=1)  # RandomLayers layers (the demo uses 1)
+    seed: int = 0  # seed of the RandomLayers weights
+    cache_dir: str | None = None  # on-disk cache of computed channels (None = $HQMED_CACHE or ~/.hqmed/cache)
 
 
 class DataConfig(_Section):

@@ -112,8 +112,8 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
             from hqmed.data.quanvolution import add_quantum_channels
         except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
             raise ConfigError(f"data.quanvolution: hqmed.data.quanvolution is not available ({exc})") from exc
-        ds = add_quantum_channels(ds, stride=q.stride, rotation=q.rotation,
-                                  random_layers=q.random_layers, seed=q.seed, cache_dir=q.cache_dir)
+        ds = add_quantum_channels(ds, stride=q.stride, rotation=q.rotation, random_layers=q.random_layers,
+                                  n_layers=q.n_layers, seed=q.seed, cache_dir=q.cache_dir)
     return ds
 
 
