@@ -104,7 +104,7 @@ def cz(dtype: torch.dtype = torch.complex64, device=None) -> torch.Tensor:
 
 
 #: name -> (matrix function, number of angles); constant gates take (dtype, device).
-GATES = {"RX": (rx, 1), "RY": (ry, 1), "RZ": (rz, 1), "Rot": (rot, 3), "H": (h, 0),
+GATES = {"RX": (rx, 1), "RY": (ry, 1), "RZ": (rz, 1), "Rot": (rot, 3), "Hadamard": (h, 0),
          "CNOT": (cnot, 0), "CZ": (cz, 0)}
 #: rotation letter used by templates -> gate name
 ROTATIONS = {"X": "RX", "Y": "RY", "Z": "RZ"}

@@ -24,6 +24,7 @@ __all__ = ["QuantumLayer", "ANSATZE"]
 
 ANSATZE = ("strongly_entangling", "basic_entangler", "ry", "random")
 _TORCH_DIFF = ("backprop", "parameter-shift")
+_BROADCAST_GRAD = ("backprop", "adjoint", "best")  # PennyLane methods that handle batched inputs
 
 
 class QuantumLayer(nn.Module):
@@ -146,7 +147,12 @@ class QuantumLayer(nn.Module):
         lead = inputs.shape[:-1]
         x = inputs.reshape(-1, self.n_qubits).to(dtype)
         if self.backend == "pennylane":
-            out = self._qlayer(x).to(dtype)
+            if x.requires_grad and torch.is_grad_enabled() and self.diff_method not in _BROADCAST_GRAD:
+                # PennyLane's shift/finite-difference transforms cannot differentiate w.r.t.
+                # broadcast inputs: run the samples one by one
+                out = torch.stack([self._qlayer(row) for row in x]).to(dtype)
+            else:
+                out = self._qlayer(x).to(dtype)
         elif self._use_cache():
             out = self.circuit.expval_from_unitary(x, self._cached_unitary(dtype))
         elif self.diff_method == "parameter-shift":

@@ -445,7 +445,7 @@ class LayeredCircuit:
     def encoding_ops(self, x: torch.Tensor) -> list[Op]:
         """Gate list of the encoding (Hadamards first for ``"ry"``)."""
         if self.ansatz == "ry":
-            return [("H", (w,), ()) for w in range(self.n_qubits)] + angle_embedding_ops(x, self.rotation)
+            return [("Hadamard", (w,), ()) for w in range(self.n_qubits)] + angle_embedding_ops(x, self.rotation)
         return angle_embedding_ops(x, self.rotation)
 
     def variational_ops(self, weights: torch.Tensor) -> list[Op]:

@@ -204,7 +204,7 @@ def hadamard_ry_ops(weights: torch.Tensor, features: torch.Tensor | None = None,
     _check_shape(weights, "weights", (None,), "(..., n)")
     n = weights.shape[-1]
     wires = _wires(wires, n)
-    ops: list[Op] = [("H", (w,), ()) for w in wires]
+    ops: list[Op] = [("Hadamard", (w,), ()) for w in wires]
     if features is not None:
         _check_shape(features, "features", (n,), f"(..., {n})")
         ops += angle_embedding_ops(features, rotation, wires)
