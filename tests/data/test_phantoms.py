@@ -131,31 +131,34 @@ def test_signature_geometry_inside_box(lesion):
     for _ in range(5):
         spec = sample_spec(rng, lesion, 512, 384, difficulty=0.5)
         spec.flip = False
-        box = _lesion_box(spec)
-        v = spec.vertebrae[spec.level]
-        others = [u for j, u in enumerate(spec.vertebrae) if j not in (spec.level, spec.level + 1)]
+        (f,) = spec.findings
+        box = _lesion_box(spec, f)
+        level = f.level
+        v = spec.vertebrae[level]
+        others = [u for j, u in enumerate(spec.vertebrae) if j not in (level, level + 1)]
         if lesion == "Vertebral collapse":
             assert v.h_ant < 0.85 * np.median([u.h_ant for u in others])
             assert _inside(box, v.cx, v.cy)
         elif lesion == "Disc space narrowing":
-            nxt = spec.vertebrae[spec.level + 1]
+            nxt = spec.vertebrae[level + 1]
             def gap(a, b):  # distance between the endplates' midpoints
                 ca, cb = body_corners(a), body_corners(b)
                 return np.linalg.norm((cb[0] + cb[1]) / 2 - (ca[2] + ca[3]) / 2)
 
             gaps = [gap(a, b) for a, b in zip(spec.vertebrae[:-1], spec.vertebrae[1:])]
-            assert gaps[spec.level] < 0.8 * np.median(gaps)
+            assert gaps[level] < 0.8 * np.median(gaps)
             assert _inside(box, v.cx, (body_corners(v)[3, 1] + body_corners(nxt)[0, 1]) / 2)
         elif lesion == "Spondylolisthesis":
-            nxt = spec.vertebrae[spec.level + 1]
-            assert nxt.cx - v.cx > 0.08 * v.width
+            # the step at the slipped level stands out from the lordotic curve's steps
+            steps = np.diff([u.cx for u in spec.vertebrae])
+            assert steps[level] - np.median(np.delete(steps, level)) > 0.08 * v.width
         elif lesion == "Osteophytes":
             assert v.spur > 0.08 * v.width and max(u.spur for u in others) < 0.05 * v.width
             assert _inside(box, body_corners(v)[0, 0] - 0.5 * v.spur, body_corners(v)[0, 1])
         elif lesion == "Foraminal stenosis":
             assert v.foramen_scale < 0.9 * np.median([u.foramen_scale for u in others])
         elif lesion == "Other lesions":
-            x, y, r, contrast = spec.spot
+            x, y, r, contrast = f.spot
             assert abs(contrast) > 0.2 and _inside(box, x, y)
         elif lesion == "Surgical implant":
             img = render_phantom(spec, rng, 0.5)
@@ -179,12 +182,12 @@ def test_roi_crops_are_learnable_but_harder_when_difficult():
             for _ in range(n_per_class):
                 spec = sample_spec(rng, lesion, 256, 192, difficulty)
                 img = render_phantom(spec, rng, difficulty)
-                if spec.box is None:  # random ROI of typical size, like the paper
+                if not spec.findings:  # random ROI of typical size, like the paper
                     w, h = rng.uniform(30, 70), rng.uniform(20, 50)
                     x0, y0 = rng.uniform(0, 192 - w), rng.uniform(0, 256 - h)
                     box = (x0, y0, x0 + w, y0 + h)
                 else:
-                    box = spec.box
+                    box = spec.findings[0].box
                 x0, y0, x1, y1 = (int(round(b)) for b in box)
                 c = img[y0:y1 + 1, x0:x1 + 1]
                 yi = np.linspace(0, c.shape[0] - 1, 16).astype(int)
@@ -212,3 +215,19 @@ def test_cli_phantoms(tmp_path, capsys):
     assert len(list((tmp_path / "cli").glob("*_images/*.dicom"))) == 5
     rc = main(["phantoms", str(tmp_path / "cli"), "--n-images", "5", "--difficulty", "2"])
     assert rc == 1 and "difficulty" in capsys.readouterr().err
+
+
+def test_multiple_findings_per_image(tmp_path):
+    root = generate_phantom_dataset(tmp_path / "m", n_images=30, seed=4, image_size=(192, 144),
+                                    max_findings=3, test_fraction=0.0,
+                                    class_probs={c: 1.0 for c in CLASS_NAMES if c != "No finding"})
+    df = pd.read_csv(root / "annotations" / "train.csv")
+    per_image = df.groupby("image_id")
+    assert df.image_id.nunique() == 30 and per_image.size().max() > 1
+    assert (per_image.lesion_type.nunique() == per_image.size()).all()  # distinct types per image
+    assert df[["xmin", "ymin", "xmax", "ymax"]].notna().all().all()
+    assert ((df.xmax > df.xmin) & (df.ymax > df.ymin)).all()
+    # every row of an image shares study/series ids
+    assert (per_image.study_id.nunique() == 1).all() and (per_image.series_id.nunique() == 1).all()
+    with pytest.raises(ConfigError, match="max_findings"):
+        generate_phantom_dataset(tmp_path / "x", 3, max_findings=0)

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image height and width in pixels (default 512 384)")
     parser.add_argument("--test-fraction", type=float, default=0.2,
                         help="fraction of studies in test_images (default 0.2)")
+    parser.add_argument("--max-findings", type=int, default=1,
+                        help="findings per abnormal image, 1..N (default 1)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing dataset with different settings")
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     root = generate_phantom_dataset(
         args.out, n_images=args.n_images, seed=args.seed, difficulty=args.difficulty,
         image_size=tuple(args.image_size), test_fraction=args.test_fraction,
-        overwrite=args.overwrite,
+        max_findings=args.max_findings, overwrite=args.overwrite,
     )
     summary = phantom_summary(root)
     print(f"SYNTHETIC phantom dataset at {root} ({time.perf_counter() - t0:.1f} s)")

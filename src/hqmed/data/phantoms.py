@@ -44,6 +44,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,22 +104,34 @@ class Vertebra:
 
 
 @dataclass
+class Finding:
+    """One annotated lesion (all lengths in pixels)."""
+
+    lesion: str  # one of CLASS_NAMES except "No finding"
+    level: int  # index of the affected vertebra (pair-level lesions: this one and the next)
+    box_pad: np.ndarray  # (4,) per-side box margin, fraction of the body width (l, t, r, b)
+    spot: tuple[float, float, float, float] | None = None  # (x, y, radius, contrast), Other lesions
+    implant_levels: tuple[int, int] | None = None  # Surgical implant
+    box: tuple[float, float, float, float] | None = None  # xmin, ymin, xmax, ymax (px)
+
+
+@dataclass
 class PhantomSpec:
     """Everything needed to render one image (all lengths in pixels)."""
 
     height: int
     width: int
-    lesion: str  # one of CLASS_NAMES
-    level: int  # index of the affected vertebra (-1 for No finding)
     vertebrae: list[Vertebra]
     flip: bool  # mirror horizontally (patient facing the other way)
     tissue_centre: float  # soft-tissue centre, fraction of width
     tissue_width: float  # soft-tissue half-width, fraction of width
-    spot: tuple[float, float, float, float] | None = None  # (x, y, radius, contrast) other lesion
-    implant_levels: tuple[int, int] | None = None
+    findings: list[Finding] = field(default_factory=list)  # empty = No finding
     strength: float = 1.0  # signature strength in (0, 1]
-    box: tuple[float, float, float, float] | None = None  # xmin, ymin, xmax, ymax (px)
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def lesion(self) -> str:
+        """The image's main finding (the first one), or "No finding"."""
+        return self.findings[0].lesion if self.findings else "No finding"
 
 
 def _rot(points: np.ndarray, cx: float, cy: float, angle: float) -> np.ndarray:
@@ -141,9 +154,14 @@ def body_corners(v: Vertebra) -> np.ndarray:
 
 
 def sample_spec(
-    rng: np.random.Generator, lesion: str, height: int, width: int, difficulty: float
+    rng: np.random.Generator, lesion: str, height: int, width: int, difficulty: float,
+    extra_lesions: Sequence[str] = (),
 ) -> PhantomSpec:
-    """Draw a random anatomy with ``lesion`` built in (geometry only; no pixels)."""
+    """Draw a random anatomy with ``lesion`` (and ``extra_lesions``) built in; no pixels yet.
+
+    Findings sit at distinct levels at least two vertebrae apart; extra lesions that do not fit
+    in the visible column are dropped.
+    """
     var = 0.03 + 0.10 * difficulty  # normal anatomical variation (fraction)
     strength = float(np.clip(1.0 - 0.75 * difficulty + rng.normal(0, 0.05), 0.2, 1.0))
     body_h = height / rng.uniform(8.0, 9.5)
@@ -157,7 +175,7 @@ def sample_spec(
     fscale = 1 + rng.normal(0, var / 2, n)
     spur = np.abs(rng.normal(0, var * 0.05 * body_w, n))  # tiny normal corner lipping
 
-    # Which vertebra carries the lesion: one fully inside the frame (decided after layout).
+    # Which vertebrae carry the lesions: fully inside the frame, two or more levels apart.
     y = rng.uniform(-0.6, -0.1) * body_h
     tops = []
     for i in range(n):
@@ -166,20 +184,32 @@ def sample_spec(
     tops = np.array(tops)
     visible = [i for i in range(n - 1)
                if tops[i] > 0.04 * height and tops[i + 1] + heights[i + 1] < 0.96 * height]
-    level = int(rng.choice(visible)) if lesion != "No finding" else -1
+    wanted = [] if lesion == "No finding" else [lesion, *extra_lesions]
+    for name in wanted:
+        if name not in CLASS_NAMES or name == "No finding":
+            raise ConfigError(f"lesion: expected one of {CLASS_NAMES[:2] + CLASS_NAMES[3:]}; "
+                              f"got {name!r}")
+    findings: list[Finding] = []
+    for name in wanted:
+        free = [i for i in visible if all(abs(i - f.level) >= 2 for f in findings)]
+        if not free:
+            break
+        findings.append(Finding(name, int(rng.choice(free)),
+                                box_pad=rng.uniform(0.03, 0.06 + 0.3 * difficulty, size=4)))
     s = strength
-
-    if lesion == "Vertebral collapse":
-        heights[level] *= 1 - 0.55 * s
-        wedge[level] = -0.35 * s  # anterior shorter than posterior
-    elif lesion == "Disc space narrowing":
-        gaps[level] *= 1 - 0.85 * s
-    elif lesion == "Osteophytes":
-        spur[level] = body_w * (0.10 + 0.14 * s)
-    elif lesion == "Foraminal stenosis":
-        fscale[level] = 1 - 0.7 * s
-    elif lesion == "Spondylolisthesis":
-        shifts[: level + 1] -= 0.28 * s * body_w  # the column above slips anteriorly
+    for f in findings:
+        level = f.level
+        if f.lesion == "Vertebral collapse":
+            heights[level] *= 1 - 0.55 * s
+            wedge[level] = -0.35 * s  # anterior shorter than posterior
+        elif f.lesion == "Disc space narrowing":
+            gaps[level] *= 1 - 0.85 * s
+        elif f.lesion == "Osteophytes":
+            spur[level] = body_w * (0.10 + 0.14 * s)
+        elif f.lesion == "Foraminal stenosis":
+            fscale[level] = 1 - 0.7 * s
+        elif f.lesion == "Spondylolisthesis":
+            shifts[: level + 1] -= 0.28 * s * body_w  # the column above slips anteriorly
     # re-layout after the height/gap changes (the column top stays where it was)
     y = tops[0]
     tops = []
@@ -202,20 +232,21 @@ def sample_spec(
                               h_ant=h * (1 + wedge[i]), h_post=h * (1 - wedge[i] * 0.3),
                               tilt=tilt, spur=float(spur[i]), foramen_scale=float(fscale[i])))
 
-    spec = PhantomSpec(height=height, width=width, lesion=lesion, level=level, vertebrae=verts,
+    spec = PhantomSpec(height=height, width=width, vertebrae=verts,
                        flip=bool(rng.random() < 0.5), tissue_centre=rng.uniform(0.45, 0.6),
-                       tissue_width=rng.uniform(0.35, 0.5), strength=s)
-    if lesion == "Other lesions":
-        v = verts[level]
-        r = min(v.width, v.h_ant) * rng.uniform(0.15, 0.25)
-        sign = 1.0 if rng.random() < 0.5 else -1.0  # sclerotic or lytic
-        spec.spot = (v.cx + rng.uniform(-0.2, 0.2) * v.width, v.cy + rng.uniform(-0.1, 0.1) * v.h_ant,
-                     r, sign * (0.25 + 0.45 * s))
-    if lesion == "Surgical implant":
-        spec.implant_levels = (level, level + 1)
-    # annotators draw loose or tight boxes: per-side margin (fraction of the body width)
-    spec.extra["box_pad"] = rng.uniform(0.03, 0.06 + 0.3 * difficulty, size=4)
-    spec.box = _lesion_box(spec)
+                       tissue_width=rng.uniform(0.35, 0.5), findings=findings, strength=s)
+    for f in findings:
+        if f.lesion == "Other lesions":
+            v = verts[f.level]
+            r = min(v.width, v.h_ant) * rng.uniform(0.15, 0.25)
+            sign = 1.0 if rng.random() < 0.5 else -1.0  # sclerotic or lytic
+            f.spot = (v.cx + rng.uniform(-0.2, 0.2) * v.width,
+                      v.cy + rng.uniform(-0.1, 0.1) * v.h_ant, r, sign * (0.25 + 0.45 * s))
+        elif f.lesion == "Surgical implant":
+            f.implant_levels = (f.level, f.level + 1)
+    # annotators draw loose or tight boxes (box_pad, drawn above)
+    for f in findings:
+        f.box = _lesion_box(spec, f)
     return spec
 
 
@@ -230,35 +261,34 @@ def _foramen_ellipse(spec: PhantomSpec, i: int) -> tuple[float, float, float, fl
     return x, y, rx, ry
 
 
-def _lesion_box(spec: PhantomSpec) -> tuple[float, float, float, float] | None:
-    if spec.lesion == "No finding":
-        return None
-    i = spec.level
+def _lesion_box(spec: PhantomSpec, f: Finding) -> tuple[float, float, float, float]:
+    """Box (xmin, ymin, xmax, ymax) around finding ``f``'s signature, in output pixels."""
+    i = f.level
     v = spec.vertebrae[i]
-    if spec.lesion in ("Vertebral collapse", "Osteophytes"):
+    if f.lesion in ("Vertebral collapse", "Osteophytes"):
         pts = body_corners(v)
-        if spec.lesion == "Osteophytes":
+        if f.lesion == "Osteophytes":
             pts = np.vstack([pts, pts[[0, 3]] - [v.spur, 0.0]])
-    elif spec.lesion in ("Disc space narrowing", "Spondylolisthesis"):
+    elif f.lesion in ("Disc space narrowing", "Spondylolisthesis"):
         a, b = body_corners(v), body_corners(spec.vertebrae[i + 1])
-        if spec.lesion == "Disc space narrowing":
+        if f.lesion == "Disc space narrowing":
             pts = np.vstack([a[2:], b[:2], (a[2:] + a[:2]) / 2 * 0.5 + a[2:] * 0.5,
                              (b[:2] + b[2:]) / 2 * 0.5 + b[:2] * 0.5])
         else:
             pts = np.vstack([a, b[:2], (b[:2] + b[2:]) / 2])
-    elif spec.lesion == "Foraminal stenosis":
+    elif f.lesion == "Foraminal stenosis":
         x, y, rx, ry = _foramen_ellipse(spec, i)
         rx, ry = max(rx, 0.08 * v.width), max(ry, 0.25 * v.h_post)
         pts = np.array([[x - 1.6 * rx, y - 1.3 * ry], [x + 1.6 * rx, y + 1.3 * ry]])
-    elif spec.lesion == "Other lesions":
-        x, y, r, _ = spec.spot
+    elif f.lesion == "Other lesions":
+        x, y, r, _ = f.spot
         pts = np.array([[x - 2 * r, y - 2 * r], [x + 2 * r, y + 2 * r]])
-    elif spec.lesion == "Surgical implant":
-        pts = np.vstack([body_corners(spec.vertebrae[j]) for j in spec.implant_levels])
+    elif f.lesion == "Surgical implant":
+        pts = np.vstack([body_corners(spec.vertebrae[j]) for j in f.implant_levels])
         pts = np.vstack([pts, pts + [0.7 * v.width, 0.0]])
     else:  # pragma: no cover - guarded by the caller
-        raise ConfigError(f"lesion: expected one of {CLASS_NAMES}; got {spec.lesion!r}")
-    pads = spec.extra.get("box_pad", np.full(4, 0.06)) * v.width  # left, top, right, bottom
+        raise ConfigError(f"lesion: expected one of {CLASS_NAMES}; got {f.lesion!r}")
+    pads = f.box_pad * v.width  # left, top, right, bottom
     x0, y0 = pts.min(0) - pads[:2]
     x1, y1 = pts.max(0) + pads[2:]
     x0, x1 = np.clip([x0, x1], 0, spec.width - 1)
@@ -376,12 +406,15 @@ def render_phantom(spec: PhantomSpec, rng: np.random.Generator, difficulty: floa
                                 corner - inward * v.spur * 0.3 + vert * v.spur * 0.2,
                                 corner + inward * 0.2 * v.spur - vert * 0.3 * v.spur])
                 _add_polygon(img, tri, 0.36, soft=1.0)
-    if spec.spot is not None:
-        x, y, r, contrast = spec.spot
-        _add_ellipse(img, x, y, r, r * 0.9, 0.45 * contrast, soft=2.0)
-    if spec.implant_levels is not None:
+    for f in spec.findings:
+        if f.spot is not None:
+            x, y, r, contrast = f.spot
+            _add_ellipse(img, x, y, r, r * 0.9, 0.45 * contrast, soft=2.0)
+    for f in spec.findings:
+        if f.implant_levels is None:
+            continue
         heads = []
-        for j in spec.implant_levels:
+        for j in f.implant_levels:
             v = verts[j]
             c = body_corners(v)
             base = (c[1] + c[2]) / 2 + [0.55 * v.width, 0.0]  # entry point posteriorly
@@ -508,6 +541,7 @@ def generate_phantom_dataset(
     class_probs: dict[str, float] | None = None,
     repeat_study_fraction: float = 0.15,
     monochrome1_fraction: float = 0.1,
+    max_findings: int = 1,
     overwrite: bool = False,
 ) -> Path:
     """Write a complete synthetic VinDr-SpineXR-format dataset under ``root``.
@@ -520,10 +554,12 @@ def generate_phantom_dataset(
         image_size: (height, width) in pixels of each radiograph.
         test_fraction: fraction of *studies* written to ``test_images`` / ``test.csv``.
         class_probs: relative class frequencies by class name (default: uniform over the 7
-            lesions, "No finding" twice as common). One lesion per abnormal image.
+            lesions, "No finding" twice as common); sets the image's main finding.
         repeat_study_fraction: fraction of studies with a second image (same anatomy, new
             exposure/noise) -- exercises group-aware splits. Both images share study and patient.
         monochrome1_fraction: fraction of DICOMs stored inverted (MONOCHROME1).
+        max_findings: findings per abnormal image, 1..max_findings (uniform); extra findings are
+            other lesion types drawn with ``class_probs``, at other levels; one CSV row each.
         overwrite: replace an existing dataset with different settings. An existing dataset with
             the *same* settings (``phantoms.json``) is reused as is.
 
@@ -540,7 +576,10 @@ def generate_phantom_dataset(
         "class_probs": {c: float(p) for c, p in zip(CLASS_NAMES, probs)},
         "repeat_study_fraction": float(repeat_study_fraction),
         "monochrome1_fraction": float(monochrome1_fraction),
+        "max_findings": int(max_findings),
     }
+    if int(max_findings) < 1:
+        raise ConfigError(f"max_findings: expected an integer >= 1; got {max_findings!r}")
     manifest = root / "phantoms.json"
     if manifest.exists():
         old = read_json(manifest)
@@ -572,13 +611,21 @@ def generate_phantom_dataset(
     if test_fraction > 0 and not is_test.any():
         is_test[rng.integers(len(studies))] = True
 
-    rows = {"train": [], "test": []}
+    rows: dict[str, list] = {"train": [], "test": []}
+    n_written = {"train": 0, "test": 0}
     for s_idx, members in enumerate(studies):
         split = "test" if is_test[s_idx] else "train"
         study_id, patient_id = _hexid(rng), f"PHANTOM-{_hexid(rng, 12)}"
         sex, age = str(rng.choice(["M", "F"])), int(rng.integers(25, 85))
         lesion = CLASS_NAMES[lesions[members[0]]]  # repeat images show the same finding
-        spec = sample_spec(rng, lesion, h, w, float(difficulty))
+        extra: list[str] = []
+        if max_findings > 1 and lesion != "No finding":
+            others = [c for c in CLASS_NAMES if c not in ("No finding", lesion)]
+            p_other = np.array([probs[CLASS_NAMES.index(c)] for c in others]) + 1e-12
+            n_extra = int(rng.integers(0, int(max_findings)))
+            extra = [str(c) for c in rng.choice(others, size=min(n_extra, len(others)),
+                                                replace=False, p=p_other / p_other.sum())]
+        spec = sample_spec(rng, lesion, h, w, float(difficulty), extra_lesions=extra)
         for _ in members:
             image_id, series_id = _hexid(rng), _hexid(rng)
             img = render_phantom(spec, rng, float(difficulty))
@@ -586,14 +633,15 @@ def generate_phantom_dataset(
                     "patient_id": patient_id, "sex": sex, "age": age, "seed_key": seed_key,
                     "monochrome1": bool(rng.random() < monochrome1_fraction)}
             _write_dicom(root / f"{split}_images" / f"{image_id}.dicom", img, tags, rng)
-            row = {"image_id": image_id, "study_id": study_id, "series_id": series_id,
-                   "rad_id": f"rad{int(rng.integers(1, 4))}",
-                   "lesion_type": CSV_LESION_NAMES[lesion]}
-            if spec.box is None:
-                row |= {"xmin": np.nan, "ymin": np.nan, "xmax": np.nan, "ymax": np.nan}
-            else:
-                row |= dict(zip(("xmin", "ymin", "xmax", "ymax"), spec.box))
-            rows[split].append(row)
+            ids = {"image_id": image_id, "study_id": study_id, "series_id": series_id,
+                   "rad_id": f"rad{int(rng.integers(1, 4))}"}
+            if not spec.findings:
+                rows[split].append(ids | {"lesion_type": "No finding", "xmin": np.nan,
+                                          "ymin": np.nan, "xmax": np.nan, "ymax": np.nan})
+            for f in spec.findings:
+                rows[split].append(ids | {"lesion_type": CSV_LESION_NAMES[f.lesion]}
+                                   | dict(zip(("xmin", "ymin", "xmax", "ymax"), f.box)))
+            n_written[split] += 1
 
     cols = ["image_id", "study_id", "series_id", "rad_id", "lesion_type",
             "xmin", "ymin", "xmax", "ymax"]
@@ -605,7 +653,8 @@ def generate_phantom_dataset(
         "for tests and demos only. Not derived from any patient. Settings: phantoms.json.\n"))
     atomic_write_json(manifest, {"synthetic": True, "generator": "hqmed.data.phantoms",
                                  "settings": settings, "class_names": CLASS_NAMES,
-                                 "counts": {s: len(r) for s, r in rows.items()}})
+                                 "images": n_written,
+                                 "rows": {s: len(r) for s, r in rows.items()}})
     return root
 
 
