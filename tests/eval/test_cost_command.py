@@ -34,3 +34,16 @@ def test_cost_command_table(capsys):
 def test_cost_command_bad_option(capsys):
     assert main(["cost", "lcnet_050", "-o", "nonsense", "--no-timing"]) == 1
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_cost_command_hq_litespinenet_matches_table8(capsys):
+    pytest.importorskip("hqmed.quantum")
+    rc = main(["cost", "hq_litespinenet", "--input-size", "32", "32", "--no-timing", "--json",
+               "--device", "cpu", "--batch-size", "2"])
+    assert rc == 0
+    q = json.loads(capsys.readouterr().out)["quantum"]
+    assert len(q) == 1
+    # LiteSpineNet paper, Table 8: 7 qubits, 63 circuit parameters, 21 CNOTs, 126 gradient evals
+    assert q[0]["counts"]["n_qubits"] == 7 and q[0]["counts"]["n_2q"] == 21
+    assert q[0]["trainable_params"] == 63 and q[0]["gradient_evaluations"] == 126
+    assert q[0]["evaluations_per_sample"] == 1.0 and q[0]["statevector_size"] == 128
