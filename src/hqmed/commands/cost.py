@@ -123,11 +123,11 @@ def format_cost_table(cost: dict, name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from hqmed.eval.cost import QPUTiming, measure_cost
     from hqmed.models import create_model, model_default_cfg
     from hqmed.utils.runtime import auto_device
-
-    import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
