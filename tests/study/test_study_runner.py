@@ -79,24 +79,6 @@ def test_study_runs_compares_skips_and_reports(fake, tmp_path):
     assert 'id="synthetic-banner"' in text  # phantoms are synthetic
 
 
-@pytest.fixture
-def quick_report(monkeypatch):
-    """Replace the (figure-heavy, separately tested) HTML rendering by a stub that still reads
-    the whole study directory back."""
-    import hqmed.report
-    import hqmed.report.html
-    from hqmed.report.results import load_study
-
-    def stub(study_dir, out=None):
-        s = load_study(study_dir)
-        path = Path(out or Path(study_dir) / "report.html")
-        path.write_text(f"<html>{len(s.runs)} runs</html>")
-        return path
-
-    monkeypatch.setattr(hqmed.report.html, "build_report", stub)
-    monkeypatch.setattr(hqmed.report, "build_report", stub)
-
-
 def test_interrupted_study_resumes_without_repeating_finished_runs(fake, quick_report, tmp_path):
     f = fake(fail_on=2)
     with pytest.raises(KeyboardInterrupt):

@@ -127,6 +127,7 @@ class ExternalSpec(_Section):
 
 class CostSpec(_Section):
     enabled: bool = True
+    timing: bool = True  # False: counts only (params, FLOPs, circuit resources), no timings
     repeats: int = Field(20, ge=1)  # latency repeats (median reported)
     datasets: list[str] | None = None  # dataset whose input shape is used (None: the first)
 

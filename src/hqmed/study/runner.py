@@ -232,7 +232,7 @@ def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Pr
             continue
         model = create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
                              drop_rate=conf.model.drop_rate, **conf.model.kwargs)
-        c = measure_cost(model, shape, repeats=cfg.cost.repeats,
+        c = measure_cost(model, shape, repeats=cfg.cost.repeats, timing=cfg.cost.timing,
                          train_batch_size=conf.batch_size, train_repeats=3)
         flat = flatten_cost(c)
         hist = res.history
@@ -240,8 +240,9 @@ def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Pr
             flat["train_epoch_s"] = float(hist.groupby("fold")["seconds"].mean().mean())
             flat["train_total_s"] = float(hist["seconds"].sum())
         doc[res.label], raw[res.label] = flat, c
-        say(f"cost {res.label}: {flat['trainable_params']:,} params, "
-            f"{flat.get('latency_ms', float('nan')):.2f} ms per image")
+        lat = flat.get("latency_ms")
+        say(f"cost {res.label}: {flat['trainable_params']:,} params"
+            + (f", {lat:.2f} ms per image" if lat is not None else ""))
     atomic_write_json(out / "cost.json", doc)
     atomic_write_json(out / "cost_raw.json", raw)
     return "cost.json"

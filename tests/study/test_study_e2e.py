@@ -1,0 +1,44 @@
+"""End to end with real training: a tiny phantom study through run_experiment, cost, external."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hqmed.study.config import parse_study
+from hqmed.study.runner import run_study
+
+TINY = {
+    "name": "tiny",
+    "base": {
+        "model": {"name": "litespinenet"},
+        "data": {"source": "phantoms",
+                 "params": {"root": "{out}/data/ph", "n_images": 96, "seed": 0, "difficulty": 0.2,
+                            "image_size": 32, "radiograph_size": [128, 96]}},
+        "batch_size": 16, "epochs": 1, "seed": 1,
+        "protocol": {"kind": "cv", "folds": 2, "group_aware": False},
+    },
+    "datasets": [{"name": "phantoms"}],
+    "models": [{"name": "litespinenet"}, {"name": "hq_litespinenet"}],
+    "comparisons": [{"a": "litespinenet", "b": "hq_litespinenet"}],
+    "statistics": {"n_boot": 20},
+    "external": [{"name": "ext", "phantoms": {"root": "{out}/data/ext", "n_images": 6, "seed": 3,
+                                              "image_size": [128, 96]},
+                  "data": {"source": "folder", "params": {"root": "{out}/data/ext/train_images",
+                                                          "labelled": False, "image_size": 32}}}],
+    "cost": {"enabled": True, "timing": False},
+}
+
+
+@pytest.mark.slow
+def test_tiny_phantom_study_end_to_end(tmp_path, quick_report):
+    report = run_study(parse_study(TINY), tmp_path)
+    assert report.read_text() == "<html>2 runs</html>"  # rendering is tested in tests/report
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert len(meta["runs"]) == 2 and len(meta["comparisons"]) == 1 and len(meta["external"]) == 2
+    cost = json.loads((tmp_path / "cost.json").read_text())
+    assert cost["hq_litespinenet"]["n_qubits"] == 7 and cost["litespinenet"].get("n_qubits") is None
+    assert cost["litespinenet"]["input_shape"] == "3x32x32"
+    ext = json.loads((tmp_path / meta["external"][1]).read_text())
+    assert sum(r["count"] for r in ext["summary"]) == ext["n"] > 0
