@@ -20,7 +20,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key with a YAML value, e.g. --set optim.lr=1e-4 "
                              "--set model.kwargs.quantum_block=closed_form (repeatable)")
-    parser.add_argument("--out", metavar="DIR", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="run directory (default: runs/<config name>/<model name>-<protocol>)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue an interrupted run in --out (default); --no-resume deletes "
                              "that run's files and starts again. A finished run is never repeated.")
@@ -69,7 +70,7 @@ def run_protocol(args: argparse.Namespace, forced: list[str]) -> int:
     cfg = load_config(args.config, [*args.overrides, *forced])
     if args.data_root:
         cfg.data.data_root = str(args.data_root)
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    out = Path(args.out) if args.out else Path("runs") / cfg.name / f"{cfg.model.name}-{cfg.protocol.kind}"
     run_dir = run_experiment(cfg, out, resume=args.resume, progress=args.progress)
     metrics = read_json(run_dir / "metrics.json")
     if args.json:
