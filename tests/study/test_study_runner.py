@@ -114,3 +114,12 @@ def test_cli_bad_config_is_one_line(tmp_path, capsys):
     assert main(["study", str(cfg)]) == 1
     err = capsys.readouterr().err
     assert "unknown key 'modells'" in err and "Traceback" not in err
+
+
+def test_config_names_resolve_to_shipped_studies(tmp_path, monkeypatch):
+    from hqmed.commands.study import resolve_config
+
+    monkeypatch.chdir(tmp_path)  # works outside the checkout too
+    assert resolve_config("demo").name == "demo.yaml" and resolve_config("demo").is_file()
+    assert resolve_config("real/medmnist").is_file()
+    assert resolve_config("no-such-study") == Path("no-such-study")

@@ -13,7 +13,10 @@ HELP = "run a study (models x datasets, comparisons, cost, external) and write a
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="study YAML, e.g. configs/demo.yaml")
+    parser.add_argument("config", nargs="?", default="demo",
+                        help="study YAML (e.g. configs/lcnet-sweep.yaml) or the name of a shipped "
+                             "study in configs/ (e.g. demo, litespinenet, real/medmnist); "
+                             "default: demo, the synthetic-phantom demo")
     parser.add_argument("--data-root", default=None, metavar="DIR",
                         help="folder that relative data roots are resolved against "
                              "(e.g. ../shared/data); default: each source's own default")
@@ -25,11 +28,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only rebuild out/report.html from the finished runs")
 
 
+def resolve_config(name: str) -> Path:
+    """A path as given, else ``configs/<name>.yaml`` in the current folder or in the checkout
+    hqmed is installed from (editable installs)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    repo = Path(__file__).resolve().parents[3]
+    for root in (Path.cwd(), repo):
+        cand = root / "configs" / f"{name.removesuffix('.yaml')}.yaml"
+        if cand.is_file():
+            return cand
+    return path  # load_study_config reports the missing file
+
+
 def run(args: argparse.Namespace) -> int:
     from hqmed.report import build_report
     from hqmed.study.config import load_study_config
     from hqmed.study.runner import run_study
 
+    args.config = str(resolve_config(args.config))
     cfg = load_study_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("studies") / cfg.name
     if args.report_only:

@@ -283,7 +283,8 @@ def flatten_cost(c: dict) -> dict:
 def _input_shape(res: RunResult, conf) -> tuple[int, int, int] | None:
     """(C, H, W) the run's models saw: channels from the fold normaliser, size from the config."""
     norm = res.path / "fold_0" / "normalizer.json"
-    size = conf.data.image_size or conf.data.params.get("image_size")
+    size = (conf.data.image_size or conf.data.params.get("image_size")
+            or conf.data.params.get("size"))
     if not norm.is_file() or size is None:
         return None
     return (len(read_json(norm)["mean"]), int(size), int(size))
