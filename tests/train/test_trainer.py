@@ -158,3 +158,11 @@ def test_quick_auc_matches_sklearn():
 def test_make_images_is_learnable():
     x, y = make_images()
     assert x.shape == (60, 1, 8, 8) and set(y) == {0, 1, 2}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_unavailable_device_is_a_config_error(tmp_path, tiny_cfg):
+    from hqmed.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="device: expected .*got 'cuda' but CUDA is not available"):
+        Trainer(TinyNet(), tiny_cfg(device="cuda"), tmp_path)

@@ -410,9 +410,9 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
     if resume and is_complete(run_dir):
         log.info("%s: run already complete (DONE present); not repeated", run_dir)
         return run_dir
-    _prepare_run_dir(cfg, run_dir, resume)
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
+    _prepare_run_dir(cfg, run_dir, resume)
     data = load_experiment_data(cfg, datasets)
     splits = make_splits(cfg, data)
     sj = _splits_json(splits, data)

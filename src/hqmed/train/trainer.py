@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hqmed.errors import ConfigError
 from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from hqmed.train.config import ExperimentConfig, OptimConfig
 from hqmed.train.logging import EpochLogger
@@ -124,6 +125,9 @@ class Trainer:
                  callbacks: Sequence[Callable[[dict], None]] = (), progress: bool | None = None):
         self.cfg = cfg
         self.device = auto_device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device: expected 'auto', 'cpu' or an available device; got "
+                              f"'{cfg.device}' but CUDA is not available on this machine")
         self.model = model.to(self.device)
         self.ckpt_dir = Path(ckpt_dir)
         self.fold = fold
