@@ -68,6 +68,13 @@ def test_width_codes_and_sweep_expansion():
     assert abl.model.name == "hq_lcnet_050" and abl.model.kwargs == {"quantum_block": "closed_form"}
 
 
+def test_unknown_source_param_fails_before_training(tmp_path):
+    cfg = parse_study(study(datasets=[{"name": "c", "data": {"source": "cifar10",
+                                                              "params": {"flag": "x"}}}]))
+    with pytest.raises(ConfigError, match=r"dataset 'c'.*unknown key\(s\) \['flag'\]"):
+        resolve_runs(cfg, tmp_path)
+
+
 def test_sweep_rejects_unknown_width():
     with pytest.raises(ConfigError, match="widths"):
         parse_study(study(sweeps=[{"name": "x", "widths": [0.6]}]))
@@ -85,6 +92,17 @@ def test_merge_order_and_placeholders(tmp_path):
     assert a.optim.lr == 1e-4 and b.model.name == "hq_litespinenet"
     assert a.data.params["root"] == f"{tmp_path}/data" and a.data.data_root == "/data"
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+
+
+def test_dataset_with_another_source_drops_the_base_params(tmp_path):
+    cfg = parse_study(study(
+        base={**BASE, "data": {"source": "medmnist", "params": {"flag": "dermamnist", "size": 28},
+                               "channels": 3}},
+        datasets=[{"name": "derma"}, {"name": "pneu", "data": {"params": {"flag": "pneumoniamnist"}}},
+                  {"name": "cifar", "data": {"source": "cifar10", "params": {"root": "cifar10"}}}]))
+    runs = {r["dataset"]: r["config"].data for r in resolve_runs(cfg, tmp_path)}
+    assert runs["pneu"].params == {"flag": "pneumoniamnist", "size": 28}
+    assert runs["cifar"].params == {"root": "cifar10"} and runs["cifar"].channels == 3
 
 
 def test_set_overrides_apply_to_the_study(tmp_path):

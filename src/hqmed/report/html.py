@@ -289,15 +289,19 @@ def _width_sweep(s: StudyResults) -> str:
         widths = [r["width"] for r in rr]
         for key, name in (("accuracy", "accuracy"), ("auroc_macro", "macro AUC")):
             series = {}
-            for side, lab in (("a", "classical"), ("b", "hybrid")):
+            labels = {"a": rr[0]["a"].info.get("kind"), "b": rr[0]["b"].info.get("kind")}
+            if not all(labels.values()) or labels["a"] == labels["b"]:
+                labels = {"a": "classical", "b": "hybrid"}
+            for side, lab in labels.items():
                 stats = [tables._fold_stats(r[side], key) for r in rr]
                 series[lab] = ([np.nan if m is None else m for m, _ in stats],
                                [0.0 if v is None else v for _, v in stats])
             png = plots.width_sweep(widths, series, name, f"{ds} · {sweep}: {name} vs width")
             figs.append(_figure(_safe_id("fig-sweep", ds, sweep, key), png,
-                                f"{ds} ({sweep}): {name} (mean ± std over folds) of the classical and "
-                                "hybrid LCNet at each width; the lower panel is hybrid − classical. "
-                                "The LCNet paper reports gains at small widths that vanish at 1.5-2.0."))
+                                f"{ds} ({sweep}): {name} (mean ± std over folds) of the "
+                                f"{labels['a']} and {labels['b']} LCNet at each width; the lower "
+                                f"panel is {labels['b']} − {labels['a']}. The LCNet paper reports "
+                                "hybrid gains at small widths that vanish at 1.5-2.0."))
     return _section("width-sweep", body + f'<div class="figs">{"".join(figs)}</div>')
 
 

@@ -348,10 +348,11 @@ def _fold_stats(run, key: str) -> tuple[float | None, float | None]:
 def sweep_auc(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
     """LCNet Tables 1/2: macro and micro AUC (mean ± std over folds) per width; Δ = hybrid − classical."""
     t = Table("tab-sweep-auc", "Macro- and micro-averaged AUC per LCNet width, mean ± std over the "
-              "validation folds (mirrors LCNet Tables 1 and 2). Δ = hybrid − classical (difference of "
-              "the fold means); positive Δ in bold green.",
-              ["Dataset", "Sweep", "Width", "Classical macro", "Hybrid macro", "Δ macro",
-               "Classical micro", "Hybrid micro", "Δ micro"])
+              "validation folds (mirrors LCNet Tables 1 and 2). A = classical (or an ablation of the "
+              "quantum block, when the sweep name says so), B = hybrid; Δ = B − A (difference of the "
+              "fold means); positive Δ in bold green.",
+              ["Dataset", "Sweep", "Width", "A macro", "B macro", "Δ macro",
+               "A micro", "B micro", "Δ micro"])
     for r in sweep_rows:
         cm, cs = _fold_stats(r["a"], "auroc_macro")
         hm, hs = _fold_stats(r["b"], "auroc_macro")
@@ -366,10 +367,10 @@ def sweep_auc(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
 def sweep_accuracy(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
     """LCNet Tables 3/4: out-of-fold accuracy per width, with Δ of the mean and of the std."""
     t = Table("tab-sweep-acc", "Out-of-fold accuracy per LCNet width, mean ± std over folds and pooled "
-              "OoF (mirrors LCNet Tables 3 and 4). Δ mean = hybrid − classical; Δ std < 0 means the "
-              "hybrid is more stable across folds.",
-              ["Dataset", "Sweep", "Width", "Classical", "Hybrid", "Δ mean", "Δ std",
-               "Classical OoF", "Hybrid OoF", "Δ OoF"])
+              "OoF (mirrors LCNet Tables 3 and 4). A = classical (or an ablation), B = hybrid; Δ mean "
+              "= B − A; Δ std < 0 means B is more stable across folds.",
+              ["Dataset", "Sweep", "Width", "A", "B", "Δ mean", "Δ std",
+               "A OoF", "B OoF", "Δ OoF"])
     for r in sweep_rows:
         cm, cs = _fold_stats(r["a"], "accuracy")
         hm, hs = _fold_stats(r["b"], "accuracy")

@@ -291,11 +291,17 @@ def experiment_dict(cfg: StudyConfig, dataset: DatasetSpec, model: ModelSpec,
                     values: dict[str, str], data_root: str | None = None) -> dict:
     """The ExperimentConfig mapping of one (dataset, model) run, before validation.
 
-    Order: base, then the dataset's ``data`` and ``overrides``, then the model (a registry name
+    Order: base (without its ``data.params`` when the dataset names another ``data.source``),
+    then the dataset's ``data`` and ``overrides``, then the model (a registry name
     other than the base's drops the base's model kwargs), then the model's ``overrides`` (for a
     sweep: the sweep's overrides), each deep-merged over the previous.
     """
-    exp = deep_merge(cfg.base, {"data": dataset.data})
+    base = dict(cfg.base)
+    src = dataset.data.get("source")
+    if src is not None and src != (base.get("data") or {}).get("source"):
+        # another data source: the base source's params (flag, size, ...) do not apply to it
+        base["data"] = {k: v for k, v in (base.get("data") or {}).items() if k != "params"}
+    exp = deep_merge(base, {"data": dataset.data})
     exp = deep_merge(exp, dataset.overrides)
     m = model.model
     if m is None and "name" not in (model.overrides.get("model") or {}):
@@ -330,6 +336,19 @@ def resolve_runs(cfg: StudyConfig, out: str | os.PathLike, data_root: str | None
             if m.datasets is not None and ds.name not in m.datasets:
                 continue
             exp = experiment_dict(cfg, ds, m, values, data_root)
-            conf = parse_config(exp, source=f"{source} (dataset '{ds.name}', model '{m.name}')")
+            where = f"{source} (dataset '{ds.name}', model '{m.name}')"
+            conf = parse_config(exp, source=where)
+            _check_source_params(conf.data.source, conf.data.params, where)
             runs.append({"dataset": ds.name, "model": m.name, "spec": m, "config": conf})
     return runs
+
+
+def _check_source_params(kind: str, params: dict, where: str) -> None:
+    """Unknown ``data.params`` fail at load time, before any training, naming the run."""
+    from hqmed.data.registry import get_loader, source_params
+
+    get_loader(kind)  # unknown kinds raise a ConfigError listing the valid ones
+    unknown = sorted(set(params) - set(source_params(kind)))
+    if unknown:
+        raise ConfigError(f"{where}: data.params of source '{kind}': unknown key(s) {unknown}; "
+                          f"expected among {source_params(kind)}")
