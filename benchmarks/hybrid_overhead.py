@@ -9,8 +9,8 @@ drift and other processes hit both equally:
 - ``lcnet_050_tanh4`` vs ``hq_lcnet_050`` at 28x28 with the small-input ``stride_list``:
   training step and inference at batch 64. Target: ratio <= 1.10.
 
-Each repeat times one call of each rival back to back (the order alternates); the table shows
-the mean ± std (ddof=1) and the median of the per-repeat ratios hybrid/classical, and the
+Each repeat times a block of ``inner`` calls of each rival back to back (the order
+alternates); the table shows the mean ± std (ddof=1) and the median of the per-repeat ratios hybrid/classical, and the
 median times. The target is judged on the median ratio: on a shared machine the ratios have a
 heavy right tail (a stall in either call), which the mean follows. "circuit ms" is the quantum
 layers alone (forward, + backward when training) on the inputs they get inside the model, the
@@ -60,7 +60,8 @@ class Case:
     kwargs: tuple = ()
     hybrid_kwargs: tuple = ()
     classical_kwargs: tuple = ()
-    repeats: int = 10  # timed (classical, hybrid) pairs, one call each
+    repeats: int = 10  # timed (classical, hybrid) pairs
+    inner: int = 1  # calls per timed block (averages out short stalls on fast cases)
 
 
 def cases() -> list[Case]:
@@ -70,17 +71,17 @@ def cases() -> list[Case]:
         Case("LiteSpineNet train step 224x224 b32", "litespinenet", "hq_litespinenet", "train",
              224, 32, 8, 1.05, repeats=10),
         Case("LiteSpineNet inference 224x224 b1", "litespinenet", "hq_litespinenet", "infer",
-             224, 1, 8, 1.05, repeats=40),
+             224, 1, 8, 1.05, repeats=30, inner=10),
         # the same HQ network with the circuit removed (quantum_block="none"): isolates the
         # circuit's cost from the different head of the two paper models
         Case("HQ-LSN twin train step 224x224 b32", "hq_litespinenet", "hq_litespinenet", "train",
              224, 32, 8, None, classical_kwargs=twin, repeats=10),
         Case("HQ-LSN twin inference 224x224 b1", "hq_litespinenet", "hq_litespinenet", "infer",
-             224, 1, 8, None, classical_kwargs=twin, repeats=40),
+             224, 1, 8, None, classical_kwargs=twin, repeats=30, inner=10),
         Case("LCNet050 train step 28x28 b64", "lcnet_050_tanh4", "hq_lcnet_050", "train",
              28, 64, 7, 1.10, lc, repeats=10),
         Case("LCNet050 inference 28x28 b64", "lcnet_050_tanh4", "hq_lcnet_050", "infer",
-             28, 64, 7, 1.10, lc, repeats=30),
+             28, 64, 7, 1.10, lc, repeats=20, inner=3),
     ]
 
 
@@ -132,14 +133,16 @@ def circuit_time(model: torch.nn.Module, fn, mode: str, device: torch.device,
     return statistics.median(_time(run, device) for _ in range(repeats))
 
 
-def _time(fn, device: torch.device) -> float:
+def _time(fn, device: torch.device, inner: int = 1) -> float:
+    """Mean seconds per call over ``inner`` back-to-back calls."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t0 = time.perf_counter()
-    fn()
+    for _ in range(inner):
+        fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - t0
+    return (time.perf_counter() - t0) / inner
 
 
 def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
@@ -152,11 +155,11 @@ def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
     tc, th = [], []
     for r in range(repeats):
         if r % 2 == 0:
-            tc.append(_time(fc, device))
-            th.append(_time(fh, device))
+            tc.append(_time(fc, device, case.inner))
+            th.append(_time(fh, device, case.inner))
         else:
-            th.append(_time(fh, device))
-            tc.append(_time(fc, device))
+            th.append(_time(fh, device, case.inner))
+            tc.append(_time(fc, device, case.inner))
     ratios = [h / c for h, c in zip(th, tc)]
     t_circuit = circuit_time(hybrid_model, fh, case.mode, device)
     mean = statistics.fmean(ratios)
@@ -175,7 +178,7 @@ def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
         "circuit_share_of_hybrid": None if t_circuit is None else t_circuit / statistics.median(th),
         "meets_target": (None if case.target is None
                          else bool(statistics.median(ratios) <= case.target)),
-        "repeats": repeats,
+        "repeats": repeats, "inner": case.inner,
     }
 
 
