@@ -100,3 +100,14 @@ def test_test_scores_average_the_fold_ensemble(fake_study):
     first = raw[raw["index"] == raw["index"].min()]
     np.testing.assert_allclose(p[0], first[[c for c in raw if c.startswith("prob_")]].mean().values)
     assert len(y) == raw["index"].nunique()
+
+
+def test_summary_markdown_lists_every_run_and_comparison(fake_study):
+    from hqmed.report.tables import summary_markdown
+
+    s = load_study(fake_study)
+    md = summary_markdown(s.runs, s.comparisons)
+    assert md.count("\n| ") == len(s.runs)  # one row per run after header and separator
+    assert md.count("\n- ") == len(s.comparisons)
+    acc = s.run("phantoms", "litespinenet").metrics["test"]["accuracy"]
+    assert f"| {acc:.4f} |" in md

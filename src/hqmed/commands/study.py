@@ -43,7 +43,8 @@ def resolve_config(name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.report import build_report
+    from hqmed.report import build_report, load_study
+    from hqmed.report.tables import summary_markdown
     from hqmed.study.config import load_study_config
     from hqmed.study.runner import run_study
 
@@ -58,5 +59,8 @@ def run(args: argparse.Namespace) -> int:
         path = run_study(cfg, out, data_root=args.data_root, command=command,
                          progress=lambda line: print(line, flush=True), source=str(args.config))
         print(f"study finished in {time.perf_counter() - t0:.0f} s", flush=True)
+    study = load_study(out)
+    if study.runs:
+        print(summary_markdown(study.runs, study.comparisons), flush=True)
     print(f"report: {path.resolve()}", flush=True)
     return 0

@@ -414,6 +414,33 @@ def per_class_accuracy(runs: Sequence) -> Table:
     return t
 
 
+def summary_markdown(runs: Sequence, comparisons: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A Markdown table of every run (fold mean ± std, OoF and test accuracy / macro AUC) and one
+    line per comparison (paired t-test on fold accuracy), e.g. for a README."""
+    lines = ["| dataset | model | acc. folds (mean ± std) | AUC folds (mean ± std) | OoF acc. | "
+             "OoF AUC | test acc. | test AUC |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        m = r.metrics
+        s = m.get("summary") or {}
+        acc, auc = metric(s, "accuracy") or {}, metric(s, "auroc_macro") or {}
+        lines.append(f"| {r.dataset} | {r.label} | {fmt_pm(acc.get('mean'), acc.get('std'))} | "
+                     f"{fmt_pm(auc.get('mean'), auc.get('std'))} | "
+                     f"{fmt(metric(m.get('oof'), 'accuracy'))} | "
+                     f"{fmt(metric(m.get('oof'), 'auroc_macro'))} | "
+                     f"{fmt(metric(m.get('test'), 'accuracy'))} | "
+                     f"{fmt(metric(m.get('test'), 'auroc_macro'))} |")
+    bullets = []
+    for c in comparisons:
+        t = (c.get("ttest") or {}).get("accuracy") or {}
+        mc = c.get("mcnemar") or {}
+        if t.get("p") is not None or mc.get("p") is not None:
+            bullets.append(f"- {c['dataset']}: {c.get('label_b', c['b'])} vs {c.get('label_a', c['a'])}: "
+                         f"paired t-test on fold accuracy t = {fmt(t.get('t'), 3)}, "
+                         f"p = {fmt(t.get('p'), 4)}; McNemar ({mc.get('split', '?')}) "
+                         f"p = {fmt(mc.get('p'), 4)}")
+    return "\n".join(lines + ([""] + bullets if bullets else []))
+
+
 # ------------------------------------------------------------------------------------------------
 # Rendering
 # ------------------------------------------------------------------------------------------------
