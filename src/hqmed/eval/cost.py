@@ -306,8 +306,11 @@ def saved_activation_bytes(model: nn.Module, input_shape: Sequence[int], batch_s
 
     def pack(t: torch.Tensor):
         if id(t) not in params:  # parameters are counted separately
-            key = t.untyped_storage().data_ptr() if t.device.type != "meta" else id(t)
-            seen[key] = max(seen.get(key, 0), t.untyped_storage().nbytes())
+            try:  # views share a storage: count it once
+                key, nbytes = t.untyped_storage().data_ptr(), t.untyped_storage().nbytes()
+            except (RuntimeError, NotImplementedError):  # tensors without a plain storage
+                key, nbytes = id(t), t.numel() * t.element_size()
+            seen[key] = max(seen.get(key, 0), nbytes)
         return t
 
     m = copy.deepcopy(model).train()
