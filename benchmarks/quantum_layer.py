@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -125,11 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short run (few repeats, less time)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch/OpenMP threads for every method (default 1: the ops are small "
+                             "and one thread is robust on a shared machine; 0 = library default)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quantum_layer.json"))
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # lightning reads it when imported
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 7)
     budget = 0.3 if args.quick else 2.0  # seconds per (method, batch) for the fast methods

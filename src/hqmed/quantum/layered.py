@@ -88,12 +88,26 @@ def permutation_index(n_qubits: int, pairs: list[tuple[int, int]]) -> tuple[torc
     return f, inv
 
 
-def _kron_columns(v: torch.Tensor) -> torch.Tensor:
-    """Kronecker product over the first axis: ``(k, 2, ...)`` -> ``(2^k, ...)`` (first = MSB)."""
-    out = v[0]
-    for i in range(1, v.shape[0]):
-        out = (out.unsqueeze(1) * v[i].unsqueeze(0)).flatten(0, 1)
-    return out
+def _trig_table(n: int, a: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables that turn ``n`` angles into the per-half Kronecker products of ``[cos, sin](t_i)``.
+
+    ``args = A @ t + c`` (``A`` ``(2n + 1, n)``) lists ``t_i`` and ``t_i - pi/2`` for every
+    qubit and a constant 0, so ``cos(args)`` holds cos(t_i), sin(t_i) and 1. Gathering
+    ``cos(args)`` at ``index`` ``(n - a, dh + dl)`` and multiplying over the first axis gives
+    ``[kron_hi | kron_lo]``: entry ``p`` of a half is the product over its qubits of
+    cos or sin (bit of ``p``, MSB first); missing qubits of the smaller half read the 1.
+    """
+    dh, dl, nmax = 2**a, 2 ** (n - a), n - a
+    amat = np.zeros((2 * n + 1, n))
+    amat[np.arange(2 * n), np.repeat(np.arange(n), 2)] = 1.0
+    const = np.zeros(2 * n + 1)
+    const[1:2 * n:2] = -_PI / 2
+    index = np.full((nmax, dh + dl), 2 * n, dtype=np.int64)
+    for start, q0, nq in ((0, 0, a), (dh, a, n - a)):
+        p = np.arange(2**nq)
+        for t in range(nq):
+            index[t, start + p] = 2 * (q0 + t) + ((p >> (nq - 1 - t)) & 1)
+    return amat, const, index
 
 
 def _layout_index(perm_basis: torch.Tensor, dh: int, dl: int) -> torch.Tensor:
@@ -155,21 +169,24 @@ class _Plan:
     dh: int
     dl: int
     n_hi: int                  # (2 dh)^2 entries of H in a row of the block tensor
-    flip: torch.Tensor         # (n * N,) row index of r with bit i flipped, per qubit i
-    signs_t: torch.Tensor      # (n, N, 1) +1/-1 for bit i of j == 0/1 (no permutation)
     phase: torch.Tensor        # (dh, 2, dl, 1) re/im of the encoding's fixed phases
     perm: list                 # per layer boundary: row gather index in the real layout (2N,)
     perm_inv: list             # inverse gathers (for the backward)
     meas_t: torch.Tensor       # (n, 2N) measurement signs in the real layout, last perm folded in
-    mu: torch.Tensor           # (k,) coefficients of mu/2
-    half_pi: torch.Tensor      # (2,) [0, pi/2]: cos(t - half_pi) = [cos t, sin t]
-    amat: torch.Tensor         # (n * k, total) Theta = weights @ amat + offset
-    offset: torch.Tensor       # (total,)
+    meas2: torch.Tensor        # (2N, n) 2 * meas_t^T (d <Z> / d psi = 2 psi S)
+    emb_mat: torch.Tensor      # (2n + 1, n) encoding half-angle table (see _trig_table), x/2
+    emb_off: torch.Tensor      # (2n + 1, 1)
+    trig_index: torch.Tensor   # ((n - a) * (dh + dl),) gather of cos(args) for the products
+    n_total: int               # entries of the block tensor row
+    w_mat: torch.Tensor        # (n k, total + 2n + 1): [Theta | magnitude half-angle table]
+    w_off: torch.Tensor        # (total + 2n + 1,)
+    mu_mat: torch.Tensor       # (n, n k): d t_i / d weights
     mag_index: torch.Tensor    # (total,) index into [kron_hi, kron_lo] magnitudes
     amat_neg_t: torch.Tensor   # (total, n * k) -amat^T
     mag_scatter: torch.Tensor  # (total, dh + dl) one-hot of mag_index (sums gradients back)
     mag_flip: torch.Tensor     # ((dh + dl) * n,) magnitude index with the bit of qubit i flipped
     mag_sign: torch.Tensor     # (dh + dl, n) d mag/d t_i sign (0 for the other half's qubits)
+    mag_sign_half: torch.Tensor  # (dh + dl, n, 1) mag_sign / 2 (t_i = x_i / 2 for the inputs)
 
 
 class _Fused(torch.autograd.Function):
@@ -189,14 +206,14 @@ class _Fused(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         circuit, plan = ctx.circuit, ctx.plan
-        blocks, theta, mags, mags_g, r, final, *states = ctx.saved_tensors
+        blocks, cos_theta, sin_theta, mags, mags_g, halves, final, *states = ctx.saved_tensors
         n_layers = blocks.shape[0]
         dh, dl, nh = plan.dh, plan.dl, plan.n_hi
         b = g.shape[0]
         hs = blocks[:, :nh].view(n_layers, 2 * dh, 2 * dh)
         los = blocks[:, nh:].view(n_layers, 2 * dl, 2 * dl)
         g_blocks = torch.empty_like(blocks)
-        grad = 2 * final * (plan.meas_t.T @ g.T)                    # (2N, B)
+        grad = final * (plan.meas2 @ g.T)                            # (2N, B)
         for layer in range(n_layers - 1, -1, -1):
             psi_in, mid = states[2 * layer], states[2 * layer + 1]
             g_out = grad.view(dh, 2 * dl, b)
@@ -208,10 +225,10 @@ class _Fused(torch.autograd.Function):
             grad = (hs[layer].T @ g_mid).view(2 * dh * dl, b)
             if layer:
                 grad = grad.index_select(0, plan.perm_inv[layer - 1])
-        g_x = circuit._embedding_backward(grad, r, plan) if ctx.needs_input_grad[0] else None
+        g_x = circuit._embedding_backward(grad, halves, plan) if ctx.needs_input_grad[0] else None
         g_w = None
         if ctx.needs_input_grad[1]:
-            g_w = circuit._blocks_backward(g_blocks, theta, mags, mags_g, plan).reshape(ctx.w_shape)
+            g_w = circuit._blocks_backward(g_blocks, cos_theta, sin_theta, mags, mags_g, plan).reshape(ctx.w_shape)
         return g_x, g_w, None
 
 
@@ -287,21 +304,28 @@ class LayeredCircuit:
         meas = signs[perms[-1][0]].reshape(dh, 1, dl, n).expand(dh, 2, dl, n).reshape(-1, n)
         mu, amat, offset, mag_index = _block_constants(self.gate, n, a)
         mag_flip, mag_sign = _magnitude_derivative(n, a)
+        t_mat, t_off, t_index = _trig_table(n, a)
+        mu_mat = np.kron(np.eye(n), mu[None, :])                          # (n, n k)
+        w_mat = np.concatenate([amat, mu_mat.T @ t_mat.T], 1)
+        w_off = np.concatenate([offset, t_off])
         f = dict(dtype=dtype, device=device)
         plan = _Plan(
             dh=dh, dl=dl, n_hi=(2 * dh) ** 2,
-            flip=(j ^ (1 << shift)).reshape(-1).to(device), signs_t=signs.T.unsqueeze(-1).to(**f),
             phase=phase.to(**f),
             perm=[_layout_index(inv, dh, dl).to(device) for _, inv in perms[:-1]],
             perm_inv=[_layout_index(fwd, dh, dl).to(device) for fwd, _ in perms[:-1]],
-            meas_t=meas.T.contiguous().to(**f), mu=torch.as_tensor(mu).to(**f),
-            half_pi=torch.tensor([0.0, _PI / 2], dtype=torch.float64).to(**f), amat=torch.as_tensor(amat).to(**f),
-            offset=torch.as_tensor(offset).to(**f),
+            meas_t=meas.T.contiguous().to(**f), meas2=(2 * meas).to(**f),
+            emb_mat=torch.as_tensor(t_mat * 0.5).to(**f),
+            emb_off=torch.as_tensor(t_off[:, None]).to(**f),
+            trig_index=torch.as_tensor(t_index.reshape(-1)).to(device), n_total=amat.shape[1],
+            w_mat=torch.as_tensor(w_mat).to(**f), w_off=torch.as_tensor(w_off).to(**f),
+            mu_mat=torch.as_tensor(mu_mat).to(**f),
             mag_index=torch.as_tensor(mag_index).to(device),
             amat_neg_t=torch.as_tensor(-amat.T.copy()).to(**f),
             mag_scatter=torch.nn.functional.one_hot(torch.as_tensor(mag_index), dh + dl).to(**f),
             mag_flip=torch.as_tensor(mag_flip).reshape(-1).to(device),
-            mag_sign=torch.as_tensor(mag_sign).to(**f))
+            mag_sign=torch.as_tensor(mag_sign).to(**f),
+            mag_sign_half=torch.as_tensor(mag_sign[:, :, None] / 2).to(**f))
         self._cache[key] = plan
         return plan
 
@@ -325,45 +349,57 @@ class LayeredCircuit:
         return self._blocks(w, self._plan(weights.dtype, weights.device))
 
     def _blocks(self, w: torch.Tensor, plan: _Plan, save: bool = False):
-        """``blocks = Mag[p xor q] * cos(Theta)``, ``Theta = w @ amat + offset`` (see module doc)."""
-        a = self.n_qubits // 2
-        trig = torch.cos((w @ plan.mu).unsqueeze(-1) - plan.half_pi)           # (..., L, n, 2)
-        tq = trig.movedim(-2, 0).movedim(-1, 1)                                 # (n, 2, ..., L)
-        mags = torch.cat([_kron_columns(tq[:a]), _kron_columns(tq[a:])], 0).movedim(0, -1)
-        theta = w.flatten(-2) @ plan.amat + plan.offset                        # (..., L, total)
-        mags_g = mags.index_select(-1, plan.mag_index)
-        blocks = mags_g * torch.cos(theta)
-        return (blocks, [theta, mags, mags_g]) if save else blocks
+        """``blocks = Mag[p xor q] * cos(Theta)``, ``Theta = w @ amat + offset`` (see module doc).
 
-    def _blocks_backward(self, g_blocks, theta, mags, mags_g, plan: _Plan) -> torch.Tensor:
-        """d loss / d w ``(L, n, k)`` from d loss / d blocks ``(L, total)``."""
-        g_phase = (g_blocks * mags_g * torch.sin(theta)) @ plan.amat_neg_t     # (L, n k)
-        g_mags = (g_blocks * torch.cos(theta)) @ plan.mag_scatter              # (L, dh + dl)
+        One matmul gives Theta and the half-angles of the magnitudes, one cos evaluates both.
+        """
+        wf = w.flatten(-2)
+        args = torch.addmm(plan.w_off, wf, plan.w_mat) if wf.ndim == 2 else wf @ plan.w_mat + plan.w_off
+        cos = torch.cos(args)                                                   # (..., L, total + 2n + 1)
+        nt = plan.n_total
+        mags = cos[..., nt:].index_select(-1, plan.trig_index).unflatten(
+            -1, (-1, plan.dh + plan.dl)).prod(-2)                               # (..., L, dh + dl)
+        mags_g = mags.index_select(-1, plan.mag_index)
+        blocks = mags_g * cos[..., :nt]
+        if not save:
+            return blocks
+        return blocks, [cos[..., :nt], torch.sin(args[..., :nt]), mags, mags_g]
+
+    def _blocks_backward(self, g_blocks, cos_theta, sin_theta, mags, mags_g, plan: _Plan) -> torch.Tensor:
+        """d loss / d w ``(L, n k)`` from d loss / d blocks ``(L, total)``."""
+        g_phase = (g_blocks * mags_g * sin_theta) @ plan.amat_neg_t            # (L, n k)
+        g_mags = (g_blocks * cos_theta) @ plan.mag_scatter                     # (L, dh + dl)
         d_mags = mags.index_select(-1, plan.mag_flip).view(*mags.shape, -1) * plan.mag_sign
         g_t = (g_mags.unsqueeze(-2) @ d_mags).squeeze(-2)                      # (L, n)
-        return g_phase.view(*g_t.shape, -1) + g_t.unsqueeze(-1) * plan.mu
+        return torch.addmm(g_phase, g_t, plan.mu_mat)
 
     # -------------------------------------------------------------- batch side
-    def _magnitudes(self, xt: torch.Tensor) -> torch.Tensor:
-        """|amplitudes| of the encoded product states: inputs ``(n, M)`` -> ``(N, M)``."""
+    def _magnitudes(self, xt: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+        """|amplitudes| of the encoded product states: inputs ``(n, M)`` -> ``r`` ``(N, M)``, and
+        the two half products ``(dh + dl, M)`` with ``r = hi (x) lo``."""
         if self.rotation == "Z":  # RZ|0> is |0> up to a global phase
-            r = torch.zeros(2**self.n_qubits, xt.shape[-1], dtype=xt.dtype, device=xt.device)
-            r[0] = 1
-            return r
-        h = xt / 2
-        return _kron_columns(torch.stack([torch.cos(h), torch.sin(h)], 1))
+            halves = torch.zeros(plan.dh + plan.dl, xt.shape[-1], dtype=xt.dtype, device=xt.device)
+            halves[[0, plan.dh]] = 1
+        else:
+            cos = torch.cos(torch.addmm(plan.emb_off, plan.emb_mat, xt))       # (2n + 1, M)
+            halves = cos.index_select(0, plan.trig_index).view(-1, plan.dh + plan.dl,
+                                                               xt.shape[-1]).prod(0)
+        return (halves[:plan.dh, None, :] * halves[plan.dh:, :]).view(-1, xt.shape[-1]), halves
 
-    def _embedding_backward(self, grad: torch.Tensor, r: torch.Tensor, plan: _Plan) -> torch.Tensor:
+    def _embedding_backward(self, grad: torch.Tensor, halves: torch.Tensor, plan: _Plan) -> torch.Tensor:
         """d loss / d x ``(B, n)`` from the gradient w.r.t. the encoded states ``(2N, B)``.
 
-        d r_j / d x_i = -S[j, i] r_{j xor bit i} / 2, because d/dx [cos, sin](x/2) = [-sin, cos]/2.
+        Through ``r = hi (x) lo`` to the half products, then d half[p] / d x_i =
+        sign * half[p xor bit_i] / 2, because d/dx [cos, sin](x/2) = [-sin, cos]/2.
         """
-        n, b = self.n_qubits, grad.shape[-1]
+        n, b, dh = self.n_qubits, grad.shape[-1], plan.dh
         if self.rotation == "Z":
             return torch.zeros(b, n, dtype=grad.dtype, device=grad.device)
-        g_r = (grad.view(plan.dh, 2, plan.dl, b) * plan.phase).sum(1).view(1, -1, b)
-        r_flip = r.index_select(0, plan.flip).view(n, -1, b)
-        return (-0.5 * (g_r * r_flip * plan.signs_t).sum(1)).T
+        g4 = grad.view(dh, 2, plan.dl, b)
+        g_r = g4[:, 0] if self.rotation == "Y" else (g4 * plan.phase).sum(1)    # (dh, dl, B)
+        g_halves = torch.cat([(g_r * halves[dh:]).sum(1), (g_r * halves[:dh, None]).sum(0)])
+        d_halves = halves.index_select(0, plan.mag_flip).view(-1, n, b) * plan.mag_sign_half
+        return (g_halves.unsqueeze(1) * d_halves).sum(0).T
 
     @staticmethod
     def _evolve(psi: torch.Tensor, blocks: torch.Tensor, plan: _Plan,
@@ -386,12 +422,12 @@ class LayeredCircuit:
 
     def _forward(self, x, blocks, plan, save=False):
         """<Z_i> ``(W..., M, n)`` for inputs ``(M, n)`` and block matrices ``(W..., L, total)``."""
-        r = self._magnitudes(x.T)
+        r, halves = self._magnitudes(x.T, plan)
         psi = r.view(plan.dh, 1, plan.dl, -1) * plan.phase                  # (dh, 2, dl, M)
         saved = [] if save else None
         final = self._evolve(psi, blocks, plan, saved)
         out = (plan.meas_t @ final.square()).transpose(-1, -2)
-        return (out, [r, final, *saved]) if save else out
+        return (out, [halves, final, *saved]) if save else out
 
     def _product_expval(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """Unentangled circuits: per-wire 2-vectors, ``<Z_i> = |u_0|^2 - |u_1|^2``."""
@@ -438,7 +474,7 @@ class LayeredCircuit:
         """<Z_i> ``(..., n)`` from a cached :meth:`unitary`: two matmuls per batch."""
         plan = self._plan(x.dtype, x.device)
         xt = x.reshape(-1, self.n_qubits).T
-        out = (plan.meas_t @ (unitary @ self._magnitudes(xt)).square()).T
+        out = (plan.meas_t @ (unitary @ self._magnitudes(xt, plan)[0]).square()).T
         return out.reshape(x.shape)
 
     # ------------------------------------------------------------- general path
