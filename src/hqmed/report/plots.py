@@ -240,6 +240,7 @@ def width_sweep(widths: Sequence[float], series: Mapping[str, tuple], metric: st
     dax.set_ylabel(f"Δ vs {_short(labels[0], 14)}")
     dax.set_xlabel("LCNet width (scale)")
     dax.set_xticks(widths, [f"{w:g}" for w in widths])
+    dax.set_xlim(widths.min() - 0.25, widths.max() + 0.25)
     fig.tight_layout()
     return to_png(fig)
 
