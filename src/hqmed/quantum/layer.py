@@ -52,6 +52,9 @@ class QuantumLayer(nn.Module):
         n_rotations, seed, ratio_imprim: ``"random"`` ansatz options (PennyLane defaults).
         simulator: torch backend: ``"auto"`` (structured fast path where available) or
             ``"gates"`` (general gate-by-gate simulator; slower, for cross-checks).
+        device_options, **device_kwargs: extra ``qml.device`` arguments (pennylane backend), e.g.
+            ``shots=1000``; use ``device_options={"backend": ...}`` for names that clash with
+            this signature (a Qiskit backend object for ``device="qiskit.remote"``).
 
     Shapes: forward ``(..., n) -> (..., n)``; the output dtype is the input dtype (float32 in,
     float32 out; float64 inputs are simulated in complex128).
@@ -65,7 +68,8 @@ class QuantumLayer(nn.Module):
                  rotation: str = "Y", ansatz: str = "strongly_entangling", backend: str = "torch",
                  diff_method: str = "backprop", *, device: str = "default.qubit", noise=None,
                  entangler_rotation: str = "X", n_rotations: int | None = None, seed: int = 42,
-                 ratio_imprim: float = 0.3, simulator: str = "auto", **device_kwargs) -> None:
+                 ratio_imprim: float = 0.3, simulator: str = "auto",
+                 device_options: dict | None = None, **device_kwargs) -> None:
         super().__init__()
         if not isinstance(n_qubits, int) or n_qubits < 1:
             raise ConfigError(f"n_qubits: expected an int >= 1; got {n_qubits!r}")
@@ -86,6 +90,7 @@ class QuantumLayer(nn.Module):
                               f"got {diff_method!r}")
         if simulator not in ("auto", "gates"):
             raise ConfigError(f"simulator: expected 'auto' or 'gates'; got {simulator!r}")
+        device_kwargs = {**(device_options or {}), **device_kwargs}
         if backend == "torch" and (noise is not None or device_kwargs):
             raise ConfigError("noise/device options: expected backend='pennylane'; got backend='torch'")
         self.n_qubits, self.n_layers = n_qubits, n_layers
