@@ -212,3 +212,18 @@ def test_fused_step_uses_few_kernels():
         with Count():
             layer(x).sum().backward()
         assert Count.n <= 100, Count.n
+
+
+def test_edge_inputs_empty_batch_half_precision_autocast_and_copies():
+    import copy
+
+    layer = QuantumLayer(5, 2)
+    x = torch.rand(0, 5, requires_grad=True)
+    layer(x).sum().backward()
+    assert layer.weights.grad is not None and x.grad.shape == (0, 5)
+    xs = torch.rand(3, 5)
+    ref = layer(xs).detach()
+    assert layer(xs.half()).dtype == torch.float16
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # simulated in full precision regardless
+        torch.testing.assert_close(layer(xs), ref)
+    torch.testing.assert_close(copy.deepcopy(layer)(xs), ref)

@@ -151,20 +151,22 @@ class QuantumLayer(nn.Module):
         dtype = torch.float64 if out_dtype == torch.float64 else torch.float32
         lead = inputs.shape[:-1]
         x = inputs.reshape(-1, self.n_qubits).to(dtype)
+        with torch.autocast(x.device.type, enabled=False):  # the simulator needs full precision
+            out = self._simulate(x, dtype)
+        return out.reshape(*lead, self.n_qubits).to(out_dtype)
+
+    def _simulate(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.backend == "pennylane":
             if x.requires_grad and torch.is_grad_enabled() and self.diff_method not in _BROADCAST_GRAD:
                 # PennyLane's shift/finite-difference transforms cannot differentiate w.r.t.
                 # broadcast inputs: run the samples one by one
-                out = torch.stack([self._qlayer(row) for row in x]).to(dtype)
-            else:
-                out = self._qlayer(x).to(dtype)
-        elif self._use_cache():
-            out = self.circuit.expval_from_unitary(x, self._cached_unitary(dtype))
-        elif self.diff_method == "parameter-shift":
-            out = parameter_shift(self._evaluate, x, self.weights.to(dtype))
-        else:
-            out = self._evaluate(x, self.weights.to(dtype))
-        return out.reshape(*lead, self.n_qubits).to(out_dtype)
+                return torch.stack([self._qlayer(row) for row in x]).to(dtype)
+            return self._qlayer(x).to(dtype)
+        if self._use_cache():
+            return self.circuit.expval_from_unitary(x, self._cached_unitary(dtype))
+        if self.diff_method == "parameter-shift":
+            return parameter_shift(self._evaluate, x, self.weights.to(dtype))
+        return self._evaluate(x, self.weights.to(dtype))
 
     # ---------------------------------------------------------------- resources
     def circuit_resources(self) -> dict:

@@ -382,9 +382,9 @@ class LayeredCircuit:
             halves[[0, plan.dh]] = 1
         else:
             cos = torch.cos(torch.addmm(plan.emb_off, plan.emb_mat, xt))       # (2n + 1, M)
-            halves = cos.index_select(0, plan.trig_index).view(-1, plan.dh + plan.dl,
-                                                               xt.shape[-1]).prod(0)
-        return (halves[:plan.dh, None, :] * halves[plan.dh:, :]).view(-1, xt.shape[-1]), halves
+            halves = cos.index_select(0, plan.trig_index).view(
+                self.n_qubits - self.n_qubits // 2, plan.dh + plan.dl, xt.shape[-1]).prod(0)
+        return (halves[:plan.dh, None, :] * halves[plan.dh:, :]).view(plan.dh * plan.dl, -1), halves
 
     def _embedding_backward(self, grad: torch.Tensor, halves: torch.Tensor, plan: _Plan) -> torch.Tensor:
         """d loss / d x ``(B, n)`` from the gradient w.r.t. the encoded states ``(2N, B)``.
@@ -398,7 +398,7 @@ class LayeredCircuit:
         g4 = grad.view(dh, 2, plan.dl, b)
         g_r = g4[:, 0] if self.rotation == "Y" else (g4 * plan.phase).sum(1)    # (dh, dl, B)
         g_halves = torch.cat([(g_r * halves[dh:]).sum(1), (g_r * halves[:dh, None]).sum(0)])
-        d_halves = halves.index_select(0, plan.mag_flip).view(-1, n, b) * plan.mag_sign_half
+        d_halves = halves.index_select(0, plan.mag_flip).view(plan.dh + plan.dl, n, b) * plan.mag_sign_half
         return (g_halves.unsqueeze(1) * d_halves).sum(0).T
 
     @staticmethod
