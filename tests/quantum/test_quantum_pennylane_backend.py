@@ -90,7 +90,7 @@ def test_missing_pennylane_gives_install_hint(monkeypatch):
 def test_circuit_resources_match_qml_specs(ansatz, n, layers, rotation):
     layer = QuantumLayer(n, layers, ansatz=ansatz, rotation=rotation)
     res = layer.circuit_resources()
-    specs = qml.specs(pennylane_qnode(layer.circuit), level="device")(
+    specs = qml.specs(pennylane_qnode(layer), level="device")(
         torch.rand(n), layer.weights.detach())["resources"]
     assert res["gate_counts"] == dict(specs.gate_types)
     assert res["depth"] == specs.depth

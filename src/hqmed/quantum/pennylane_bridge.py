@@ -48,8 +48,9 @@ def pennylane_qnode(circuit, device: str = "default.qubit", diff_method: str = "
     """Build the PennyLane QNode ``qnode(inputs, weights) -> [<Z_0>, ..., <Z_{n-1}>]``.
 
     Args:
-        circuit: a :class:`~hqmed.quantum.layered.LayeredCircuit` or
-            :class:`~hqmed.quantum.circuits.RandomCircuit` (``QuantumLayer.circuit``).
+        circuit: a :class:`~hqmed.quantum.QuantumLayer`, or its ``.circuit`` (a
+            :class:`~hqmed.quantum.layered.LayeredCircuit` or
+            :class:`~hqmed.quantum.circuits.RandomCircuit`).
         device: any PennyLane device name (``"default.qubit"``, ``"lightning.qubit"``,
             ``"default.mixed"``, a plugin device such as ``"qiskit.remote"``).
         diff_method: passed to ``qml.qnode`` (``"backprop"``, ``"adjoint"``, ``"parameter-shift"``,
@@ -59,6 +60,7 @@ def pennylane_qnode(circuit, device: str = "default.qubit", diff_method: str = "
         device_kwargs: extra arguments of ``qml.device`` (e.g. ``shots``).
     """
     qml = import_pennylane()
+    circuit = getattr(circuit, "circuit", circuit)
     noise = _check_noise(noise, device)
     n, wires = circuit.n_qubits, list(range(circuit.n_qubits))
     dev = qml.device(device, wires=n, **device_kwargs)
