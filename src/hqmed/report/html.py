@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -460,7 +461,15 @@ def build_report(study_dir: str | Path, out: str | Path | None = None) -> Path:
     study = load_study(study_dir)
     out = Path(out) if out is not None else Path(study_dir) / "report.html"
     atomic_write_text(out, render(study))
+    _readable(out)
     return out
+
+
+def _readable(path: Path) -> None:
+    """The atomic writer's temp file is private (0600); a report is meant to be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def build_run_report(run_dirs: Sequence[str | Path], out: str | Path, title: str = "") -> Path:
@@ -471,4 +480,5 @@ def build_run_report(run_dirs: Sequence[str | Path], out: str | Path, title: str
                                                       "title": title or None},
                          runs=runs, comparisons=[], cost={}, external=[])
     atomic_write_text(out, render(study))
+    _readable(Path(out))
     return Path(out)

@@ -116,6 +116,11 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
     atomic_write_text(out / "study.yaml", yaml.safe_dump(cfg.model_dump(mode="json"),
                                                          sort_keys=False))
     env = environment_info()
+    if not env.get("git_commit"):  # run outside the checkout: the commit of the hqmed source
+        import hqmed
+        from hqmed.utils.runtime import git_commit
+
+        env["git_commit"] = git_commit(cwd=str(Path(hqmed.__file__).resolve().parent))
     if command:
         env["command"] = command
     meta: dict[str, Any] = {
