@@ -254,7 +254,7 @@ class LayeredCircuit:
     rotation: str = "Y"
     ansatz: str = "strongly_entangling"
     entangler_rotation: str = "X"
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------------ structure
     @property
