@@ -260,7 +260,9 @@ class LayeredCircuit:
     @property
     def weight_shape(self) -> tuple[int, ...]:
         n, L = self.n_qubits, self.n_layers
-        return {"strongly_entangling": (L, n, 3), "basic_entangler": (L, n), "ry": (n,)}[self.ansatz]
+        if self.ansatz == "strongly_entangling":
+            return (L, n, 3)
+        return (L, n) if self.ansatz == "basic_entangler" else (n,)
 
     @property
     def product(self) -> bool:
@@ -284,9 +286,10 @@ class LayeredCircuit:
         return [[]]
 
     def _plan(self, dtype: torch.dtype, device) -> _Plan:
-        key = (dtype, str(device))
-        if key in self._cache:
-            return self._cache[key]
+        key = (dtype, torch.device(device))
+        plan = self._cache.get(key)
+        if plan is not None:
+            return plan
         n = self.n_qubits
         a = n // 2
         dh, dl = 2**a, 2 ** (n - a)
