@@ -432,10 +432,25 @@ class LayeredCircuit:
         out = (plan.meas_t @ final.square()).transpose(-1, -2)
         return (out, [halves, final, *saved]) if save else out
 
+    def _hadamard_ry_expval(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The LCNet circuit in the Bloch picture (exact, a few elementwise ops).
+
+        ``H`` then ``R<rotation>(x)`` on ``|0>`` gives the Bloch vector ``(b_x, b_y, b_z)`` =
+        ``(cos x, 0, -sin x)`` for RY, ``(1, 0, 0)`` for RX, ``(cos x, sin x, 0)`` for RZ;
+        ``RY(w)`` rotates it about y, so ``<Z> = cos(w) b_z - sin(w) b_x`` (RY: ``-sin(x + w)``).
+        """
+        w = weights.unsqueeze(-2)                                               # (W..., 1, n)
+        if self.rotation == "Y":
+            return -torch.sin(x + w)
+        bx = torch.cos(x) if self.rotation == "Z" else 1 + 0 * x  # RX: x stays in the graph, d/dx = 0
+        return -torch.sin(w) * bx
+
     def _product_expval(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """Unentangled circuits: per-wire 2-vectors, ``<Z_i> = |u_0|^2 - |u_1|^2``."""
+        if self.ansatz == "ry":
+            return self._hadamard_ry_expval(x, weights)
         g = GATES[ROTATIONS[self.rotation]][0](x)                              # (M, n, 2, 2)
-        u = (g[..., 0] + g[..., 1]) * (1 / math.sqrt(2)) if self.ansatz == "ry" else g[..., 0]
+        u = g[..., 0]
         mats = self.layer_matrices(weights).unsqueeze(-5)                      # (W..., 1, L, n, 2, 2)
         for layer in range(mats.shape[-4]):
             u = (mats[..., layer, :, :, :] @ u.unsqueeze(-1)).squeeze(-1)
