@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, mod in _available_commands().items():
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        # argparse %-formats help strings; a literal "%" in a command's HELP must not crash --help.
+        text = mod.HELP.replace("%", "%%")
+        p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show full tracebacks on errors")
         mod.add_arguments(p)
