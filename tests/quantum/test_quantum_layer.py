@@ -227,3 +227,21 @@ def test_edge_inputs_empty_batch_half_precision_autocast_and_copies():
     with torch.autocast("cpu", dtype=torch.bfloat16):  # simulated in full precision regardless
         torch.testing.assert_close(layer(xs), ref)
     torch.testing.assert_close(copy.deepcopy(layer)(xs), ref)
+
+
+def test_second_order_gradients_via_gates_simulator():
+    torch.manual_seed(0)
+    fused = QuantumLayer(3, 2).double()
+    gates = QuantumLayer(3, 2, simulator="gates").double()
+    gates.load_state_dict(fused.state_dict())
+    x = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(gates(x).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), x)
+    # h = H @ 1 (Hessian of sum <Z> times ones) = directional derivative of the fused gradient
+    eps = 1e-5
+    (gp,) = torch.autograd.grad(fused(x + eps).sum(), x)
+    (gm,) = torch.autograd.grad(fused(x - eps).sum(), x)
+    torch.testing.assert_close(h, (gp - gm) / (2 * eps), atol=1e-6, rtol=0)
+    (g2,) = torch.autograd.grad(fused(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g2.sum().backward()  # refused, never silently wrong

@@ -59,6 +59,9 @@ class QuantumLayer(nn.Module):
     Shapes: forward ``(..., n) -> (..., n)``; the output dtype is the input dtype (float32 in,
     float32 out; float64 inputs are simulated in complex128).
 
+    Gradients are first order (the fused backward is ``once_differentiable``); for second-order
+    derivatives (e.g. gradient penalties) use ``simulator="gates"``, which is plain autograd.
+
     In eval mode, or whenever no gradient w.r.t. the weights is needed (``torch.no_grad``,
     frozen weights), the variational unitary is cached and keyed on the weights' version, so
     inference is one ``(B, 2^n) @ (2^n, 2^n)`` matmul; an optimizer step invalidates it.

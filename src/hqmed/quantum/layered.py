@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from hqmed.quantum.gates import GATES, ROTATIONS, rot
 from hqmed.quantum.statevector import Op, sign_matrix
@@ -204,6 +205,7 @@ class _Fused(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g):
         circuit, plan = ctx.circuit, ctx.plan
         blocks, cos_theta, sin_theta, mags, mags_g, halves, final, *states = ctx.saved_tensors

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 
 import torch
+from torch.autograd.function import once_differentiable
 
 __all__ = ["parameter_shift"]
 
@@ -28,6 +29,7 @@ class _ParameterShift(torch.autograd.Function):
             return fn(x, w)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out: torch.Tensor):
         x, w = ctx.saved_tensors
         fn, s = ctx.fn, math.pi / 2
