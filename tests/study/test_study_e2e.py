@@ -23,9 +23,9 @@ TINY = {
     "models": [{"name": "litespinenet"}, {"name": "hq_litespinenet"}],
     "comparisons": [{"a": "litespinenet", "b": "hq_litespinenet"}],
     "statistics": {"n_boot": 20},
-    "external": [{"name": "ext", "phantoms": {"root": "{out}/data/ext", "n_images": 6, "seed": 3,
-                                              "image_size": [128, 96]},
-                  "data": {"source": "folder", "params": {"root": "{out}/data/ext/train_images",
+    # the whole phantom radiographs of the test split, unlabelled, as an external folder
+    "external": [{"name": "ext",
+                  "data": {"source": "folder", "params": {"root": "{out}/data/ph/test_images",
                                                           "labelled": False, "image_size": 32}}}],
     "cost": {"enabled": True, "timing": False},
 }
