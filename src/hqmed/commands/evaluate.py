@@ -10,9 +10,9 @@ training statistics; a CV run averages its fold models (``--fold i`` picks one).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
+
+from hqmed.commands._common import add_predictor_arguments, emit_json
 
 HELP = "evaluate a finished run's best model(s) on a labelled data source or folder"
 
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="parameter of the data source, e.g. --param flag=retinamnist (repeatable)")
     parser.add_argument("--split", help="which split to evaluate (default: test, else all)")
     parser.add_argument("--data-root", metavar="DIR", help="folder that a relative root is resolved against")
-    parser.add_argument("--fold", default="ensemble", help="'ensemble' (default) or a fold number")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA when present) or a torch device")
+    add_predictor_arguments(parser)
     parser.add_argument("--out", metavar="FILE", help="also write the metrics as JSON here")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -85,18 +84,13 @@ def run(args: argparse.Namespace) -> int:
     from hqmed.commands.train import TABLE_METRICS, _fmt
     from hqmed.eval.metrics import classification_metrics
     from hqmed.train.inference import RunPredictor
-    from hqmed.utils.io import atomic_write_json
 
     predictor = RunPredictor(args.run, fold=args.fold, device=args.device)
     ds, what = load_eval_data(args, predictor)
     prob = predictor.predict_dataset(ds)
     metrics = classification_metrics(ds.labels, prob, class_names=predictor.class_names)
     doc = {"run": str(args.run), "data": what, "model": predictor.description, "metrics": metrics}
-    if args.out:
-        atomic_write_json(args.out, doc)
-    if args.json:
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+    if emit_json(doc, args):
         return 0
     print(f"{args.run} on {what}, {predictor.description}")
     width = max(len(m) for m in TABLE_METRICS)

@@ -8,8 +8,8 @@ of the confidence (the winning probability).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+
+from hqmed.commands._common import add_predictor_arguments, emit_json
 
 HELP = "external validation on an unlabelled image folder: per predicted class count and confidence"
 
@@ -17,8 +17,7 @@ HELP = "external validation on an unlabelled image folder: per predicted class c
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="finished run directory")
     parser.add_argument("folder", metavar="FOLDER", help="folder of unlabelled images")
-    parser.add_argument("--fold", default="ensemble", help="'ensemble' (default) or a fold number")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA when present) or a torch device")
+    add_predictor_arguments(parser)
     parser.add_argument("--on-error", choices=["raise", "skip"], default="raise",
                         help="unreadable files: stop (default) or skip and report them")
     parser.add_argument("--out", metavar="FILE", help="also write the summary and per-file predictions as JSON")
@@ -29,24 +28,17 @@ def run(args: argparse.Namespace) -> int:
     from hqmed.data.registry import load_source
     from hqmed.eval.external import external_summary, format_external_table
     from hqmed.train.inference import RunPredictor
-    from hqmed.utils.io import atomic_write_json
 
     predictor = RunPredictor(args.run, fold=args.fold, device=args.device)
-    c, h, _ = predictor.input_shape
-    base_c = c - 4 if predictor.cfg.data.quanvolution.enabled else c
-    ds = load_source("folder", root=args.folder, labelled=False, image_size=h,
-                     channels=3 if base_c == 3 else 1, on_error=args.on_error)["all"]
+    ds = load_source("folder", root=args.folder, labelled=False, image_size=predictor.input_shape[1],
+                     channels=predictor.source_channels, on_error=args.on_error)["all"]
     prob = predictor.predict_dataset(ds)
     summary = external_summary(prob, predictor.class_names)
     doc = {"run": str(args.run), "folder": str(args.folder), "model": predictor.description,
            "summary": summary,
            "predictions": [{"file": str(f), "class": predictor.class_names[int(p.argmax())],
                             "confidence": float(p.max())} for f, p in zip(ds.meta["id"], prob)]}
-    if args.out:
-        atomic_write_json(args.out, doc)
-    if args.json:
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+    if emit_json(doc, args):
         return 0
     print(f"{args.folder}: {summary['n']} images, {predictor.description}")
     print(format_external_table(summary))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+
+from hqmed.commands._common import add_predictor_arguments, emit_json
 
 HELP = "predict the class and probabilities of DICOM, PNG or JPEG files with a finished run"
 
@@ -12,8 +12,7 @@ HELP = "predict the class and probabilities of DICOM, PNG or JPEG files with a f
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="finished run directory")
     parser.add_argument("files", metavar="FILES", nargs="+", help="image files (DICOM, PNG, JPEG)")
-    parser.add_argument("--fold", default="ensemble", help="'ensemble' (default) or a fold number")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA when present) or a torch device")
+    add_predictor_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -21,17 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from hqmed.train.inference import RunPredictor, load_files
 
     predictor = RunPredictor(args.run, fold=args.fold, device=args.device)
-    c, h, w = predictor.input_shape
-    base_c = c - 4 if predictor.cfg.data.quanvolution.enabled else c
-    ds = load_files(args.files, channels=3 if base_c == 3 else 1, size=(h, w))
+    ds = load_files(args.files, channels=predictor.source_channels, size=predictor.input_shape[1:])
     prob = predictor.predict_dataset(ds)
     names = predictor.class_names
     rows = [{"file": str(f), "class": names[int(p.argmax())], "confidence": float(p.max()),
              "probabilities": {n: float(v) for n, v in zip(names, p)}} for f, p in zip(args.files, prob)]
-    if args.json:
-        json.dump({"run": str(args.run), "model": predictor.description, "predictions": rows},
-                  sys.stdout, indent=2)
-        print()
+    if emit_json({"run": str(args.run), "model": predictor.description, "predictions": rows}, args):
         return 0
     head = ["file", "class", "confidence", *[f"p({n})" for n in names]]
     table = [[r["file"], r["class"], f"{r['confidence']:.4f}", *[f"{v:.4f}" for v in r["probabilities"].values()]]

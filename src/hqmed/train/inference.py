@@ -60,6 +60,13 @@ class RunPredictor:
             model.to(self.device)
 
     @property
+    def source_channels(self) -> int:
+        """Channels to read new images with: 3 (RGB) or 1 (gray), before any quantum channels."""
+        c = self.input_shape[0]
+        base = c - 4 if self.cfg.data.quanvolution.enabled else c
+        return 3 if base == 3 else 1
+
+    @property
     def description(self) -> str:
         if len(self.folds) == 1:
             return f"fold {self.folds[0]} best model"
