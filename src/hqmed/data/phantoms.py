@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hqmed.data.vindr import CLASS_NAMES  # the paper's 8 classes, alphabetical = class index
 from hqmed.errors import ConfigError, DataError
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
 
@@ -67,17 +68,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The paper's 8 classes (alphabetical = LiteSpineNet's class indices).
-CLASS_NAMES = [
-    "Disc space narrowing",
-    "Foraminal stenosis",
-    "No finding",
-    "Osteophytes",
-    "Other lesions",
-    "Spondylolisthesis",
-    "Surgical implant",
-    "Vertebral collapse",
-]
 # The spelling written to the CSV (VinDr-SpineXR's official one).
 CSV_LESION_NAMES = {c: c for c in CLASS_NAMES} | {"Spondylolisthesis": "Spondylolysthesis"}
 # Default class frequencies: uniform over lesions, No finding twice as common.

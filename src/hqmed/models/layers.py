@@ -33,6 +33,13 @@ def check_int(arg: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
+def check_rate(arg: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a probability in [0, 1); else raise ``ConfigError``."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+        raise ConfigError(f"{arg}: expected a number in [0, 1); got {value!r}")
+    return float(value)
+
+
 def check_backbone_split(in_chans: int, multi_backbone: bool, quantum_in_chans: int) -> None:
     """Validate the (``in_chans``, ``multi_backbone``, ``quantum_in_chans``) combination."""
     check_int("in_chans", in_chans)

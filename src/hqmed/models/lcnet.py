@@ -52,6 +52,7 @@ from hqmed.models.layers import (
     SplitBackbone,
     check_backbone_split,
     check_int,
+    check_rate,
 )
 from hqmed.models.registry import build_model, register_default_cfgs, register_model
 
@@ -200,8 +201,7 @@ class PPLCNet(nn.Module):
         self.num_classes = check_int("num_classes", num_classes)
         self.in_chans = in_chans
         check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
-        if not (isinstance(drop_rate, (int, float)) and 0.0 <= drop_rate < 1.0):
-            raise ConfigError(f"drop_rate: expected a number in [0, 1); got {drop_rate!r}")
+        check_rate("drop_rate", drop_rate)
         if bottleneck is None and quantum_block is not None:
             raise ConfigError(f"quantum_block: applies only to models with a bottleneck "
                               f"(lcnet_XXX_tanh4, hq_lcnet_XXX); got {quantum_block!r}")

@@ -63,6 +63,7 @@ from hqmed.models.layers import (
     check_backbone_split,
     check_choice,
     check_int,
+    check_rate,
 )
 from hqmed.models.registry import build_model, register_default_cfgs, register_model
 
@@ -165,8 +166,7 @@ class LiteSpineNet(nn.Module):
         check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
         check_choice("head", head, ("flatten", "gap"))
         check_choice("bridge", bridge, (None, "pool", "linear"))
-        if not (isinstance(drop_rate, (int, float)) and 0.0 <= drop_rate < 1.0):
-            raise ConfigError(f"drop_rate: expected a number in [0, 1); got {drop_rate!r}")
+        check_rate("drop_rate", drop_rate)
         if bridge is not None and head != "flatten":
             raise ConfigError(f"head: applies only without a bridge; got head={head!r} with "
                               f"bridge={bridge!r}")
