@@ -23,7 +23,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hqmed.errors import ConfigError
@@ -275,13 +274,9 @@ def apply_study_overrides(raw: dict, overrides: list[str] | None) -> dict:
 
 def load_study_config(path: str | os.PathLike, overrides: list[str] | None = None) -> StudyConfig:
     """Read, override (``--set``) and validate a study YAML."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"study config {path}: expected an existing YAML file; got no such file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"study config {path}: expected valid YAML; got {exc}") from None
+    from hqmed.train.config import read_yaml
+
+    raw = read_yaml(path, what="study config")
     if not isinstance(raw, dict):
         raise ConfigError(f"study config {path}: expected a mapping; got {type(raw).__name__}")
     return parse_study(apply_study_overrides(raw, overrides), source=str(path))

@@ -306,16 +306,24 @@ def parse_config(raw: Any, overrides: list[str] | None = None, source: str = "<c
         raise ConfigError(_format_errors(exc, source)) from None
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read, override and validate a YAML experiment config."""
+def read_yaml(path: str | os.PathLike, what: str = "config file") -> Any:
+    """Parse a YAML file; a missing file or invalid YAML is a ConfigError naming ``what`` and the path.
+
+    An empty file reads as ``{}``.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path}: expected an existing YAML file; got no such file")
+        raise ConfigError(f"{what} {path}: expected an existing YAML file; got no such file")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path}: expected valid YAML; got {exc}") from None
-    return parse_config(raw if raw is not None else {}, overrides, source=str(path))
+        raise ConfigError(f"{what} {path}: expected valid YAML; got {exc}") from None
+    return {} if raw is None else raw
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read, override and validate a YAML experiment config."""
+    return parse_config(read_yaml(path), overrides, source=str(path))
 
 
 def dump_config(cfg: ExperimentConfig) -> str:
