@@ -104,3 +104,17 @@ def test_multi_backbone_concatenates_feature_maps():
         feats = model.forward_features(x)
         assert torch.equal(feats[:, :112], model.backbone.image(x[:, :3]))
         assert torch.equal(feats[:, 112:], model.backbone.quantum(x[:, 3:]))
+
+
+def test_paper_eq3_entangler_ranges_reach_the_block():
+    """quantum_kwargs={"ranges": [1, 1, 1]}: the LiteSpineNet paper's Eq. (3) read literally
+    (neighbouring CNOTs in every layer) instead of PennyLane's default ranges (1, 2, 3)."""
+    torch.manual_seed(0)
+    literal = create_model("hq_litespinenet", num_classes=8, quantum_kwargs={"ranges": [1, 1, 1]}).eval()
+    default = create_model("hq_litespinenet", num_classes=8).eval()
+    default.load_state_dict(literal.state_dict())  # same parameters, only the circuit differs
+    blocks = [m for m in literal.modules() if type(m).__name__ == "QuantumLayer"]
+    assert [b.circuit.entangler_ranges for b in blocks] == [(1, 1, 1)]
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert not torch.allclose(literal(x), default(x))

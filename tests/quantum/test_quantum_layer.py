@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from quantum_oracles import fresh_seed, hq_values_and_grads, pl_circuit, pl_values_and_grads
+from quantum_oracles import fresh_seed, hq_values_and_grads, pl_circuit, pl_values_and_grads, qml
 
 from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum import ANSATZE, QuantumLayer
@@ -245,3 +245,53 @@ def test_second_order_gradients_via_gates_simulator():
     (g2,) = torch.autograd.grad(fused(x).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError):
         g2.sum().backward()  # refused, never silently wrong
+
+
+@pytest.mark.parametrize("n,ranges", [(7, (1, 1, 1)), (5, (3, 1)), (4, (2, 3, 1, 2))])
+@pytest.mark.parametrize("backend_opts", [{}, {"simulator": "gates"}, {"diff_method": "parameter-shift"}],
+                         ids=["fused", "gates", "shift"])
+def test_custom_entangler_ranges_equal_pennylane(n, ranges, backend_opts):
+    """ranges (e.g. the LiteSpineNet paper's Eq. (3): range 1 in every layer) vs qml.StronglyEntanglingLayers."""
+    torch.manual_seed(n)
+    layer = QuantumLayer(n, len(ranges), ranges=list(ranges), **backend_opts).double()
+    dev = qml.device("default.qubit", wires=n)
+
+    @qml.qnode(dev, interface="torch", diff_method="backprop")
+    def oracle(inputs, weights):
+        qml.AngleEmbedding(inputs, wires=range(n), rotation="Y")
+        qml.StronglyEntanglingLayers(weights, wires=range(n), ranges=list(ranges))
+        return [qml.expval(qml.PauliZ(w)) for w in range(n)]
+
+    x = torch.rand(3, n, dtype=torch.float64) * 3
+    coef = torch.randn(n, dtype=torch.float64)
+    ref = pl_values_and_grads(oracle, x, layer.weights, coef)
+    got = hq_values_and_grads(layer, x, coef)
+    for name, a, b in zip(("values", "d/dinputs", "d/dweights"), got, ref):
+        assert (a - b).abs().max().item() < 1e-9, name
+    default = QuantumLayer(n, len(ranges)).double()
+    default.load_state_dict(layer.state_dict())
+    if tuple(ranges) != tuple((i % (n - 1)) + 1 for i in range(len(ranges))):
+        assert not torch.allclose(default(x), layer(x)), "ranges had no effect"
+    with torch.no_grad():  # the cached eval path uses the same ranges
+        assert torch.allclose(layer.eval()(x), got[0], atol=1e-12)
+
+
+def test_entangler_ranges_reach_pennylane_backend_and_resources():
+    layer = QuantumLayer(7, 3, ranges=[1, 1, 1])
+    pl_layer = QuantumLayer(7, 3, ranges=[1, 1, 1], backend="pennylane")
+    pl_layer.load_state_dict(layer.state_dict())
+    x = torch.rand(4, 7)
+    assert torch.allclose(layer(x), pl_layer(x), atol=1e-5)
+    assert layer.circuit_resources()["cnot_gates"] == 21
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"ranges": [1, 1]}, "expected 3 values"),
+    ({"ranges": [1, 7, 1]}, r"expected ints in \[1, 6\]"),
+    ({"ranges": [1, 0, 1]}, r"expected ints in \[1, 6\]"),
+    ({"ranges": 1}, "expected a sequence"),
+    ({"ranges": [1, 1, 1], "ansatz": "basic_entangler"}, "expected ansatz='strongly_entangling'"),
+])
+def test_bad_ranges_name_the_argument(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        QuantumLayer(7, 3, **kw)

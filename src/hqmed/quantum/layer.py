@@ -27,6 +27,24 @@ _TORCH_DIFF = ("backprop", "parameter-shift")
 _BROADCAST_GRAD = ("backprop", "adjoint", "best")  # PennyLane methods that handle batched inputs
 
 
+def _check_ranges(ranges, ansatz: str, n_qubits: int, n_layers: int) -> tuple[int, ...]:
+    """Validate StronglyEntanglingLayers' ``ranges``: one int in [1, n - 1] per layer."""
+    if ansatz != "strongly_entangling":
+        raise ConfigError(f"ranges: expected ansatz='strongly_entangling'; got ansatz={ansatz!r}")
+    try:
+        values = tuple(ranges)
+    except TypeError:
+        raise ConfigError(f"ranges: expected a sequence of {n_layers} ints; got {ranges!r}") from None
+    if len(values) != n_layers:
+        raise ConfigError(f"ranges: expected {n_layers} values (one per layer); got {len(values)}")
+    hi = max(n_qubits - 1, 0)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not (min(1, hi) <= v <= hi):
+            raise ConfigError(f"ranges: expected ints in [{min(1, hi)}, {hi}] for {n_qubits} qubits; "
+                              f"got {list(values)}")
+    return values
+
+
 class QuantumLayer(nn.Module):
     """Angle-embedding variational circuit returning PauliZ expectations on every wire.
 
@@ -52,6 +70,10 @@ class QuantumLayer(nn.Module):
         n_rotations, seed, ratio_imprim: ``"random"`` ansatz options (PennyLane defaults).
         simulator: torch backend: ``"auto"`` (structured fast path where available) or
             ``"gates"`` (general gate-by-gate simulator; slower, for cross-checks).
+        ranges: ``"strongly_entangling"`` only: the CNOT range ``r_l`` of each layer (CNOT from
+            wire ``i`` to ``(i + r_l) mod n``), as PennyLane's ``ranges`` argument. ``None`` (the
+            default) is PennyLane's ``r_l = (l mod (n - 1)) + 1``; ``[1] * L`` is the LiteSpineNet
+            paper's Eq. (3) read literally (every layer couples neighbouring qubits cyclically).
         device_options, **device_kwargs: extra ``qml.device`` arguments (pennylane backend), e.g.
             ``shots=1000``; use ``device_options={"backend": ...}`` for names that clash with
             this signature (a Qiskit backend object for ``device="qiskit.remote"``).
@@ -71,7 +93,7 @@ class QuantumLayer(nn.Module):
                  rotation: str = "Y", ansatz: str = "strongly_entangling", backend: str = "torch",
                  diff_method: str = "backprop", *, device: str = "default.qubit", noise=None,
                  entangler_rotation: str = "X", n_rotations: int | None = None, seed: int = 42,
-                 ratio_imprim: float = 0.3, simulator: str = "auto",
+                 ratio_imprim: float = 0.3, simulator: str = "auto", ranges=None,
                  device_options: dict | None = None, **device_kwargs) -> None:
         super().__init__()
         if not isinstance(n_qubits, int) or n_qubits < 1:
@@ -93,6 +115,8 @@ class QuantumLayer(nn.Module):
                               f"got {diff_method!r}")
         if simulator not in ("auto", "gates"):
             raise ConfigError(f"simulator: expected 'auto' or 'gates'; got {simulator!r}")
+        if ranges is not None:
+            ranges = _check_ranges(ranges, ansatz, n_qubits, n_layers)
         device_kwargs = {**(device_options or {}), **device_kwargs}
         if backend == "torch" and (noise is not None or device_kwargs):
             raise ConfigError("noise/device options: expected backend='pennylane'; got backend='torch'")
@@ -104,7 +128,7 @@ class QuantumLayer(nn.Module):
             self.circuit = RandomCircuit(n_qubits, n_layers, rotation, n_rotations, seed, ratio_imprim)
         else:
             self.circuit = LayeredCircuit(n_qubits, max(n_layers, 1), rotation, ansatz,
-                                          entangler_rotation)
+                                          entangler_rotation, ranges)
         # same initialisation as qml.qnn.TorchLayer: uniform in [0, 2 pi)
         self.weights = nn.Parameter(torch.empty(self.circuit.weight_shape))
         nn.init.uniform_(self.weights, 0.0, 2 * math.pi)

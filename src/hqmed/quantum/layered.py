@@ -256,9 +256,17 @@ class LayeredCircuit:
     rotation: str = "Y"
     ansatz: str = "strongly_entangling"
     entangler_rotation: str = "X"
+    ranges: tuple[int, ...] | None = None  # CNOT ranges r_l of "strongly_entangling"; None = PennyLane's
     _cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------------ structure
+    @property
+    def entangler_ranges(self) -> tuple[int, ...]:
+        """The CNOT range of each StronglyEntanglingLayers layer (PennyLane's default unless set)."""
+        if self.ranges is None:
+            return strongly_entangling_ranges(self.n_layers, self.n_qubits)
+        return tuple(self.ranges)
+
     @property
     def weight_shape(self) -> tuple[int, ...]:
         n, L = self.n_qubits, self.n_layers
@@ -282,7 +290,7 @@ class LayeredCircuit:
         """CNOT (control, target) pairs of each layer, in application order."""
         n = self.n_qubits
         if self.ansatz == "strongly_entangling":
-            return [ring_pairs(n, r) for r in strongly_entangling_ranges(self.n_layers, n)]
+            return [ring_pairs(n, r) for r in self.entangler_ranges]
         if self.ansatz == "basic_entangler":
             return [[(0, 1)] if n == 2 else ring_pairs(n, 1)] * self.n_layers
         return [[]]
@@ -507,7 +515,7 @@ class LayeredCircuit:
     def variational_ops(self, weights: torch.Tensor) -> list[Op]:
         """Gate list of the trainable part."""
         if self.ansatz == "strongly_entangling":
-            return strongly_entangling_ops(weights)
+            return strongly_entangling_ops(weights, self.entangler_ranges)
         if self.ansatz == "basic_entangler":
             return basic_entangler_ops(weights, self.entangler_rotation)
         return [("RY", (i,), (weights[..., i],)) for i in range(self.n_qubits)]

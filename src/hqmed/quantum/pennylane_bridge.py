@@ -6,7 +6,6 @@ PennyLane is an optional dependency (``pip install "hqmed[pennylane]"``); it is 
 from __future__ import annotations
 
 from hqmed.errors import ConfigError
-from hqmed.quantum.templates import strongly_entangling_ranges
 
 __all__ = ["import_pennylane", "pennylane_qnode", "NOISE_CHANNELS"]
 
@@ -90,7 +89,7 @@ def pennylane_qnode(circuit, device: str = "default.qubit", diff_method: str = "
                              rotations=rots, seed=circuit.seed)
             add_noise()
         else:
-            ranges = strongly_entangling_ranges(circuit.n_layers, n)
+            ranges = circuit.entangler_ranges
             # one template call without noise; one per layer when a channel follows each layer
             blocks = [(0, circuit.n_layers)] if noise is None else \
                 [(layer, layer + 1) for layer in range(circuit.n_layers)]
