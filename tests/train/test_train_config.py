@@ -44,6 +44,17 @@ def test_overrides_parse_yaml_values(tmp_path):
     assert raw == {"a": {"b": 1}}  # not modified in place
 
 
+def test_overrides_index_into_lists():
+    raw = {"sweeps": [{"name": "plain", "widths": [0.5, 1.0]}, {"name": "qc5"}], "x": [1, 2]}
+    out = apply_overrides(raw, ["sweeps.0.widths=[0.5]", "sweeps.1.suffix=-q", "x.1=7"])
+    assert out == {"sweeps": [{"name": "plain", "widths": [0.5]}, {"name": "qc5", "suffix": "-q"}],
+                   "x": [1, 7]}
+    assert raw["sweeps"][0]["widths"] == [0.5, 1.0]  # not modified in place
+    for bad, got in (("sweeps.2.name=y", "'2'"), ("sweeps.first.name=y", "'first'"), ("x.-1=0", "'-1'")):
+        with pytest.raises(ConfigError, match=rf"expected an index 0\.\.\d into the list '(sweeps|x)'; got {got}"):
+            apply_overrides(raw, [bad])
+
+
 @pytest.mark.parametrize("text, overrides, pattern", [
     (MINIMAL + "optim: {lr: -1}\n", [], r"exp\.yaml: key 'optim\.lr': expected a number > 0(\.0)?; got -1"),
     (MINIMAL + "optim: {name: rmsprop}\n", [], r"key 'optim\.name': expected one of 'adam' or 'sgd'; got 'rmsprop'"),

@@ -263,7 +263,10 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
-    """Return a copy of ``raw`` with each ``"a.b.c=value"`` set (value parsed as YAML)."""
+    """Return a copy of ``raw`` with each ``"a.b.c=value"`` set (value parsed as YAML).
+
+    A numeric part indexes into a list, e.g. ``sweeps.0.widths=[0.5, 1.0]`` or ``models.1.name=x``.
+    """
     out = _deepcopy(raw)
     for item in overrides or []:
         if "=" not in item:
@@ -272,19 +275,32 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
         parts = [p for p in key.strip().split(".")]
         if not all(parts):
             raise ConfigError(f"override '{item}': expected a dotted key like optim.lr; got '{key}'")
-        node = out
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
+        node: Any = out
+        for i, part in enumerate(parts):
+            slot = _slot(node, part, item, ".".join(parts[:i]))
+            if i == len(parts) - 1:
+                node[slot] = _parse_value(text)
+                break
+            child = node[slot] if isinstance(node, list) else node.get(slot)
             if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
+                child = node[slot] = {}
+            if not isinstance(child, (dict, list)):
                 prefix = ".".join(parts[: i + 1])
                 raise ConfigError(
                     f"override '{item}': expected '{prefix}' to be a section; got {child!r}"
                 )
             node = child
-        node[parts[-1]] = _parse_value(text)
     return out
+
+
+def _slot(node: dict | list, part: str, item: str, prefix: str) -> str | int:
+    """The key of ``node`` that ``part`` names: itself for a mapping, an in-range index for a list."""
+    if not isinstance(node, list):
+        return part
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override '{item}': expected an index 0..{len(node) - 1} into the list "
+                          f"'{prefix}'; got '{part}'")
+    return int(part)
 
 
 def _deepcopy(obj: Any) -> Any:
