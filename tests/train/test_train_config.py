@@ -69,6 +69,8 @@ def test_overrides_index_into_lists():
     (MINIMAL, ["model=lcnet"], r"key 'model': expected a valid dictionary"),
     (MINIMAL, ["optim.lr"], r"override 'optim\.lr': expected KEY=VALUE"),
     (MINIMAL, ["epochs.x=1"], r"key 'epochs': expected a valid integer; got \{'x': 1\}"),
+    (MINIMAL, ["augmentation.crop_scale=[0.9, 0.5]"], r"key 'augmentation': augmentation\.crop_scale: expected 0 < lo <= hi <= 1; got \(0\.9, 0\.5\)"),
+    (MINIMAL, ["augmentation.crop_ratio=[0, 1]"], r"key 'augmentation': augmentation\.crop_ratio: expected 0 < lo <= hi; got \(0\.0, 1\.0\)"),
     (MINIMAL, ["data.source.x=1"], r"override 'data\.source\.x=1': expected 'data\.source' to be a section; got 'medmnist'"),
 ])
 def test_errors_name_file_key_expected_and_got(tmp_path, text, overrides, pattern):

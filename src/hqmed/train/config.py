@@ -129,12 +129,10 @@ class AugmentationConfig(_Section):
 
     @model_validator(mode="after")
     def _ranges(self) -> AugmentationConfig:
-        lo, hi = self.crop_scale
-        if not 0.0 < lo <= hi <= 1.0:
-            raise ValueError(f"crop_scale must satisfy 0 < lo <= hi <= 1; got {list(self.crop_scale)}")
-        lo, hi = self.crop_ratio
-        if not 0.0 < lo <= hi:
-            raise ValueError(f"crop_ratio must satisfy 0 < lo <= hi; got {list(self.crop_ratio)}")
+        # the cross-field rules (crop_scale, crop_ratio) live once, in the transforms dataclass
+        from hqmed.data.transforms import AugmentationConfig as TransformsConfig
+
+        TransformsConfig(**self.model_dump(exclude={"enabled"}))
         return self
 
 

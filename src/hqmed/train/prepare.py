@@ -164,10 +164,8 @@ def build_augment(cfg: AugmentationConfig):
     """``f(x, generator) -> x`` from ``hqmed.data.transforms.Augmentation``, or None when disabled."""
     if not cfg.enabled:
         return None
-    try:
-        from hqmed.data.transforms import Augmentation
-    except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
-        raise ConfigError(f"augmentation: hqmed.data.transforms is not available ({exc})") from exc
+    from hqmed.data.transforms import Augmentation
+
     aug = Augmentation(cfg.model_dump(exclude={"enabled"}))  # same field names as data.transforms
     return lambda x, g: aug(x, generator=g)
 
