@@ -8,7 +8,10 @@ missing Chromium or Playwright is a failure, because `.ci/run` installs both.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,3 +95,34 @@ def open_page(chromium_browser):
     yield _open
     for context in contexts:
         context.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+# configs/demo.yaml itself, cut down from the command line to a ~15 s CPU run
+DEMO_CUT_DOWN = [
+    "base.epochs=1", "base.data.params.n_images=96", "base.data.params.image_size=32",
+    "base.data.params.radiograph_size=[128,96]", "base.protocol.folds=2", "statistics.n_boot=20",
+    "external.0.phantoms.n_images=6", "external.0.phantoms.image_size=[128,96]",
+    "external.0.data.params.image_size=32", "cost.timing=false",
+]
+
+
+@pytest.fixture(scope="session")
+def report_section_ids() -> list[str]:
+    """The report section ids listed in docs/study.md's 'Sections (stable ids)' paragraph, in order."""
+    text = (REPO / "docs" / "study.md").read_text()
+    match = re.search(r"Sections\s+\(stable ids\):(.*?)Sections with nothing to show", text, re.S)
+    assert match, "docs/study.md no longer has its 'Sections (stable ids):' paragraph"
+    return re.findall(r"`([a-z][a-z0-9-]*)`", match.group(1))
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory) -> Path:
+    """The demo study report, built once per session by the real `hqmed study` command."""
+    out = tmp_path_factory.mktemp("demo-study")
+    sets = [arg for kv in DEMO_CUT_DOWN for arg in ("--set", kv)]
+    proc = subprocess.run([sys.executable, "-m", "hqmed.cli", "study", str(REPO / "configs" / "demo.yaml"),
+                           "--out", str(out), *sets], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "report.html"
