@@ -94,7 +94,7 @@ def test_voi_lut_sequence_matches_pydicom(tmp_path, dicom_writer):
     np.testing.assert_allclose(read_dicom(p), ref, atol=1e-6)
 
 
-def test_undecodable_compressed_dicom_gets_plugin_hint(tmp_path, dicom_writer):
+def test_undecodable_compressed_dicom_says_corrupt_or_missing_decoder(tmp_path, dicom_writer):
     from pydicom.uid import JPEG2000Lossless
 
     p = dicom_writer(tmp_path / "j2k.dcm", _ramp(16, 16))
@@ -105,5 +105,7 @@ def test_undecodable_compressed_dicom_gets_plugin_hint(tmp_path, dicom_writer):
     ds.PixelData = encapsulate([b"\x00" * 64])  # not a real JPEG 2000 stream
     ds["PixelData"].VR = "OB"
     ds.save_as(p, enforce_file_format=True)
-    with pytest.raises(DataError, match=r"j2k\.dcm: expected decodable pixel data; got .*compressed transfer syntax"):
+    with pytest.raises(DataError, match=r"j2k\.dcm: expected decodable pixel data; got .*"
+                       r"(every installed decoder rejects|no installed decoder)") as err:
         read_dicom(p)
+    assert "\n" not in str(err.value)

@@ -10,11 +10,23 @@ Display pipeline (DICOM PS3.3 C.11), in order:
 
 Colour DICOMs (Samples per Pixel = 3) are scaled by their bit depth. Multi-frame files are refused.
 Truncated or corrupt files and non-DICOM files raise :class:`~hqmed.errors.DataError` naming the file.
+
+Compressed pixel data (JPEG Baseline/Extended 12-bit/Lossless, JPEG-LS, JPEG 2000, RLE) is decoded
+by pydicom's plugins; the ``hqmed[dicom]`` extra installs pylibjpeg with its libjpeg and openjpeg
+plugins and python-gdcm. While reading and decoding, the decoders' own diagnostics (pydicom logs a
+traceback per failed plugin; openjpeg and GDCM print to the C-level stderr) are held back, so a
+corrupt stream reaches the user as one DataError line only (pydicom's Python warnings, e.g. about
+excess padding, still show).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -61,25 +73,83 @@ def window(arr: np.ndarray, center: float, width: float, function: str = "LINEAR
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+@contextlib.contextmanager
+def _decoder_diagnostics_held_back() -> Iterator[None]:
+    """Hold back what pixel decoders print while they run (see module doc).
+
+    pydicom's decoder logs ``LOGGER.exception`` for every plugin that fails, which a configured root
+    logger prints as a third-party traceback; openjpeg and GDCM write to file descriptor 2 from C, out
+    of Python's reach. Both are restored on exit; the failure itself still raises.
+    """
+    log = logging.getLogger("pydicom")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    saved = None
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr without a real fd
+        sys.stderr.flush()
+        saved = os.dup(2)
+    try:
+        if saved is None:
+            yield
+            return
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        if saved is not None:
+            os.close(saved)
+        log.setLevel(level)
+
+
+def _decoders_hint(tsyntax) -> str:
+    """Why a compressed stream did not decode: a corrupt stream, or no decoder installed."""
+    from pydicom.pixels.decoders.base import get_decoder
+
+    try:
+        available = get_decoder(tsyntax).is_available
+    except (NotImplementedError, ValueError):  # a transfer syntax pydicom has no decoder for
+        available = False
+    if available:
+        return f" (a {tsyntax.name} stream that every installed decoder rejects: the file is corrupt)"
+    return (f" (compressed transfer syntax {tsyntax.name} and no installed decoder for it: "
+            "pip install \"hqmed[dicom]\")")
+
+
+def decode_pixels(ds, where: str = "DICOM") -> np.ndarray:
+    """The stored pixel values of a pydicom Dataset (pydicom's ``pixel_array``), any transfer syntax.
+
+    Raises DataError (one line, naming ``where``) when no decoder can read the pixel data.
+    """
+    try:
+        with _decoder_diagnostics_held_back():
+            return ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for truncated / odd / corrupt pixel data
+        hint = ""
+        tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        if tsyntax is not None and getattr(tsyntax, "is_compressed", False):
+            hint = _decoders_hint(tsyntax)
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{where}: expected decodable pixel data; got {type(exc).__name__}: "
+                        f"{detail}{hint}") from exc
+
+
 def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
     """pydicom Dataset -> (H, W) or (H, W, 3) float32 in [0, 1] (see module doc)."""
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
     try:
-        raw = ds.pixel_array
-    except Exception as exc:  # pydicom raises many types for truncated / odd pixel data
-        hint = ""
-        tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        if tsyntax is not None and getattr(tsyntax, "is_compressed", False):
-            hint = (f" (compressed transfer syntax {tsyntax.name}: the stream is corrupt, or no installed "
-                    "pydicom decoder handles it -- e.g. `pip install pylibjpeg pylibjpeg-libjpeg "
-                    "pylibjpeg-openjpeg` or python-gdcm)")
-        detail = " ".join(str(exc).split())
-        raise DataError(f"{where}: expected decodable pixel data; got {type(exc).__name__}: {detail}{hint}") from exc
-    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}: expected an integer Number of Frames (0028,0008); got "
+                        f"{ds.get('NumberOfFrames')!r}") from exc
+    if frames > 1:  # refused before decoding: hqmed reads one 2-D image per file
+        raise DataError(f"{where}: expected a single-frame 2-D image; got {frames} frames "
+                        "(export the frame you mean as its own DICOM or PNG)")
+    raw = decode_pixels(ds, where)
     spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    if frames > 1:
-        raise DataError(f"{where}: expected a single-frame 2-D image; got {frames} frames, shape {raw.shape}")
     if spp == 3:
         if raw.ndim != 3 or raw.shape[-1] != 3:
             raise DataError(f"{where}: expected (H, W, 3) colour pixels; got shape {raw.shape}")
@@ -118,17 +188,18 @@ def read_dicom(path: str | os.PathLike) -> np.ndarray:
     from pydicom.errors import InvalidDicomError
 
     path = Path(path)
-    try:
-        ds = pydicom.dcmread(path)
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: expected a DICOM file; got no such file") from exc
-    except InvalidDicomError as exc:
-        raise DataError(f"{path}: expected a DICOM file (with 'DICM' preamble); got a non-DICOM file ({exc})") from exc
-    except Exception as exc:  # truncated headers raise EOFError, struct.error, ValueError, ...
-        raise DataError(f"{path}: expected a readable DICOM file; got {type(exc).__name__}: {exc}") from exc
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise DataError(f"{path}: expected a DICOM image with Pixel Data; got a DICOM without pixel data")
-    return dicom_to_float(ds, str(path))
+    with _decoder_diagnostics_held_back():  # pydicom logs header repairs and odd values as well
+        try:
+            ds = pydicom.dcmread(path)
+        except FileNotFoundError as exc:
+            raise DataError(f"{path}: expected a DICOM file; got no such file") from exc
+        except InvalidDicomError as exc:
+            raise DataError(f"{path}: expected a DICOM file (with 'DICM' preamble); got a non-DICOM file ({exc})") from exc
+        except Exception as exc:  # truncated headers raise EOFError, struct.error, ValueError, ...
+            raise DataError(f"{path}: expected a readable DICOM file; got {type(exc).__name__}: {exc}") from exc
+        if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+            raise DataError(f"{path}: expected a DICOM image with Pixel Data; got a DICOM without pixel data")
+        return dicom_to_float(ds, str(path))
 
 
 def dicom_shape(path: str | os.PathLike) -> tuple[int, int]:
