@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "compare": "hqmed.commands.compare",
     "predict": "hqmed.commands.predict",
     "external": "hqmed.commands.external",
+    "explain": "hqmed.commands.explain",
     "cost": "hqmed.commands.cost",
     "study": "hqmed.commands.study",
     "phantoms": "hqmed.commands.phantoms",
