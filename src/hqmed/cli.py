@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "predict": "hqmed.commands.predict",
     "external": "hqmed.commands.external",
     "explain": "hqmed.commands.explain",
+    "export": "hqmed.commands.export",
     "cost": "hqmed.commands.cost",
     "study": "hqmed.commands.study",
     "phantoms": "hqmed.commands.phantoms",
