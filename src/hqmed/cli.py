@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "external": "hqmed.commands.external",
     "explain": "hqmed.commands.explain",
     "export": "hqmed.commands.export",
+    "serve": "hqmed.commands.serve",
     "cost": "hqmed.commands.cost",
     "study": "hqmed.commands.study",
     "phantoms": "hqmed.commands.phantoms",

@@ -1,0 +1,1 @@
+"""hqmed.serve: a one-page prediction web app for a finished run (``hqmed serve``; extra ``serve``)."""
