@@ -15,7 +15,8 @@ import torch
 from hqmed.quantum.gates import complex_dtype
 from hqmed.quantum.layered import LayeredCircuit
 from hqmed.quantum.statevector import Op, apply_ops, expval_z, zero_state
-from hqmed.quantum.templates import angle_embedding_ops, random_layers_ops
+from hqmed.errors import ConfigError
+from hqmed.quantum.templates import angle_embedding_ops, random_layers_ops, random_layers_structure
 
 __all__ = ["RandomCircuit", "LayeredCircuit", "gates_expval"]
 
@@ -35,6 +36,14 @@ class RandomCircuit:
     ratio_imprim: float = 0.3
     rotations: tuple[str, ...] = ("X", "Y", "Z")
     ansatz: str = "random"
+
+    def __post_init__(self) -> None:
+        n_rot = self.n_rotations
+        if n_rot is not None and (isinstance(n_rot, bool) or not isinstance(n_rot, int) or n_rot < 1):
+            raise ConfigError(f"n_rotations: expected an int >= 1 or None; got {n_rot!r}")
+        # draws the gate sequence now, so bad options (ratio_imprim) fail at construction
+        random_layers_structure(self.n_qubits, *self.weight_shape, self.seed, self.ratio_imprim,
+                                self.rotations)
 
     @property
     def weight_shape(self) -> tuple[int, int]:

@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from hqmed.errors import ConfigError, ShapeError
+from hqmed.quantum.adjoint import adjoint_expval
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
+from hqmed.quantum.engine import CACHE_MAX_QUBITS, SIMULATORS, check_memory, select_simulator
 from hqmed.quantum.resources import circuit_resources
 from hqmed.quantum.shift import parameter_shift
 
@@ -68,8 +70,16 @@ class QuantumLayer(nn.Module):
             ``"phase_damping"``, ``"bit_flip"``, ``"phase_flip"``.
         entangler_rotation: rotation of ``"basic_entangler"`` (PennyLane default ``"X"``).
         n_rotations, seed, ratio_imprim: ``"random"`` ansatz options (PennyLane defaults).
-        simulator: torch backend: ``"auto"`` (structured fast path where available) or
-            ``"gates"`` (general gate-by-gate simulator; slower, for cross-checks).
+        simulator: torch backend: ``"auto"`` (the size-aware choice of
+            :func:`hqmed.quantum.engine.select_simulator`), ``"fused"`` (the structured fast
+            path of layered ansatze; best for small circuits), ``"statevector"`` (gate by gate
+            with an adjoint backward, memory ``O(B 2^n)``; best for large circuits) or
+            ``"gates"`` (plain autograd through every gate; slow, for cross-checks and
+            second-order gradients).
+        fused_max_qubits: override the measured fused/state-vector crossover of ``"auto"``
+            (fused up to and including this many qubits).
+        memory_limit_bytes: refuse circuits whose state-vector working set exceeds this
+            (default: the machine's physical memory; see :mod:`hqmed.quantum.engine`).
         ranges: ``"strongly_entangling"`` only: the CNOT range ``r_l`` of each layer (CNOT from
             wire ``i`` to ``(i + r_l) mod n``), as PennyLane's ``ranges`` argument. ``None`` (the
             default) is PennyLane's ``r_l = (l mod (n - 1)) + 1``; ``[1] * L`` is the LiteSpineNet
@@ -81,12 +91,15 @@ class QuantumLayer(nn.Module):
     Shapes: forward ``(..., n) -> (..., n)``; the output dtype is the input dtype (float32 in,
     float32 out; float64 inputs are simulated in complex128).
 
-    Gradients are first order (the fused backward is ``once_differentiable``); for second-order
-    derivatives (e.g. gradient penalties) use ``simulator="gates"``, which is plain autograd.
+    Gradients of the fused and state-vector paths are first order: ``create_graph=True``
+    (e.g. a gradient penalty) raises a RuntimeError saying so; use ``simulator="gates"`` (plain
+    autograd) for second-order derivatives.
 
     In eval mode, or whenever no gradient w.r.t. the weights is needed (``torch.no_grad``,
-    frozen weights), the variational unitary is cached and keyed on the weights' version, so
-    inference is one ``(B, 2^n) @ (2^n, 2^n)`` matmul; an optimizer step invalidates it.
+    frozen weights), circuits of at most ``CACHE_MAX_QUBITS`` qubits cache the variational
+    unitary, so inference is two matmuls. The cache is reused only while the weights equal a
+    stored copy (compared element by element at every call), so any change (an optimizer step,
+    fused or not, ``.data`` writes, ``load_state_dict``) rebuilds it.
     """
 
     def __init__(self, n_qubits: int, n_layers: int = 1, embedding: str = "angle",
@@ -94,6 +107,7 @@ class QuantumLayer(nn.Module):
                  diff_method: str = "backprop", *, device: str = "default.qubit", noise=None,
                  entangler_rotation: str = "X", n_rotations: int | None = None, seed: int = 42,
                  ratio_imprim: float = 0.3, simulator: str = "auto", ranges=None,
+                 fused_max_qubits: int | None = None, memory_limit_bytes: int | None = None,
                  device_options: dict | None = None, **device_kwargs) -> None:
         super().__init__()
         if not isinstance(n_qubits, int) or n_qubits < 1:
@@ -113,8 +127,11 @@ class QuantumLayer(nn.Module):
         if backend == "torch" and diff_method not in _TORCH_DIFF:
             raise ConfigError(f"diff_method: expected one of {_TORCH_DIFF} for backend='torch'; "
                               f"got {diff_method!r}")
-        if simulator not in ("auto", "gates"):
-            raise ConfigError(f"simulator: expected 'auto' or 'gates'; got {simulator!r}")
+        if simulator not in SIMULATORS:
+            raise ConfigError(f"simulator: expected one of {SIMULATORS}; got {simulator!r}")
+        if simulator == "fused" and ansatz == "random":
+            raise ConfigError("simulator: expected 'auto', 'statevector' or 'gates' for "
+                              "ansatz='random'; got 'fused'")
         if ranges is not None:
             ranges = _check_ranges(ranges, ansatz, n_qubits, n_layers)
         device_kwargs = {**(device_options or {}), **device_kwargs}
@@ -124,6 +141,7 @@ class QuantumLayer(nn.Module):
         self.embedding, self.rotation, self.ansatz = embedding, rotation, ansatz
         self.backend, self.diff_method, self.simulator = backend, diff_method, simulator
         self.device_name, self.noise = device, noise
+        self.fused_max_qubits, self.memory_limit_bytes = fused_max_qubits, memory_limit_bytes
         if ansatz == "random":
             self.circuit = RandomCircuit(n_qubits, n_layers, rotation, n_rotations, seed, ratio_imprim)
         else:
@@ -134,6 +152,8 @@ class QuantumLayer(nn.Module):
         nn.init.uniform_(self.weights, 0.0, 2 * math.pi)
         self._cache: tuple | None = None
         self._qlayer = None
+        if backend == "torch" and not self._product:
+            check_memory(n_qubits, 1, torch.float32, memory_limit_bytes)
         if backend == "pennylane":
             from hqmed.quantum.pennylane_bridge import import_pennylane, pennylane_qnode
 
@@ -148,23 +168,41 @@ class QuantumLayer(nn.Module):
                 f"ansatz={self.ansatz!r}, backend={self.backend!r}, diff_method={self.diff_method!r}")
 
     # ------------------------------------------------------------------ forward
+    @property
+    def _product(self) -> bool:
+        return isinstance(self.circuit, LayeredCircuit) and self.circuit.product
+
+    def simulator_for(self, batch: int) -> str:
+        """The torch simulator a call with ``batch`` samples uses: ``"fused"`` (also the closed
+        forms of product circuits), ``"statevector"`` or ``"gates"``."""
+        if self.simulator != "auto":
+            return self.simulator
+        if isinstance(self.circuit, RandomCircuit):
+            return "statevector"
+        if self._product:
+            return "fused"
+        return select_simulator(self.n_qubits, batch, self.fused_max_qubits)
+
     def _evaluate(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Broadcasting evaluation ``(x (..., n), w (W..., *shape)) -> (W..., ..., n)``."""
         if self.simulator == "gates":
             return gates_expval(self.circuit, x, w)
         return self.circuit.evaluate(x, w)
 
     def _use_cache(self) -> bool:
-        return (self.backend == "torch" and self.simulator == "auto"
+        return (self.backend == "torch" and self.simulator in ("auto", "fused")
                 and isinstance(self.circuit, LayeredCircuit) and not self.circuit.product
+                and self.n_qubits <= CACHE_MAX_QUBITS
                 and not (torch.is_grad_enabled() and self.weights.requires_grad))
 
     def _cached_unitary(self, dtype: torch.dtype) -> torch.Tensor:
-        w = self.weights
-        key = (w._version, w.data_ptr(), dtype, str(w.device))
-        if self._cache is None or self._cache[0] != key:
+        """The unitary of the current weights; rebuilt unless the weights equal the stored copy."""
+        w = self.weights.detach()
+        c = self._cache
+        if c is None or c[0] != (dtype, w.device) or not torch.equal(c[1], w):
             with torch.inference_mode(False), torch.no_grad():
-                self._cache = (key, self.circuit.unitary(w.detach().to(dtype)))
-        return self._cache[1]
+                self._cache = ((dtype, w.device), w.clone(), self.circuit.unitary(w.to(dtype)))
+        return self._cache[2]
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """PauliZ expectations: ``(..., n)`` -> ``(..., n)`` in the dtype of ``inputs``."""
@@ -184,16 +222,23 @@ class QuantumLayer(nn.Module):
 
     def _simulate(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.backend == "pennylane":
+            if self._qlayer.qnode_weights["weights"] is not self.weights:  # load_state_dict(assign=True)
+                self._qlayer.qnode_weights["weights"] = self.weights
             if x.requires_grad and torch.is_grad_enabled() and self.diff_method not in _BROADCAST_GRAD:
                 # PennyLane's shift/finite-difference transforms cannot differentiate w.r.t.
                 # broadcast inputs: run the samples one by one
                 return torch.stack([self._qlayer(row) for row in x]).to(dtype)
             return self._qlayer(x).to(dtype)
+        if not self._product:
+            check_memory(self.n_qubits, x.shape[0], dtype, self.memory_limit_bytes)
         if self._use_cache():
             return self.circuit.expval_from_unitary(x, self._cached_unitary(dtype))
+        w = self.weights.to(dtype)
         if self.diff_method == "parameter-shift":
-            return parameter_shift(self._evaluate, x, self.weights.to(dtype))
-        return self._evaluate(x, self.weights.to(dtype))
+            return parameter_shift(self._evaluate, x, w)
+        if self.simulator_for(x.shape[0]) == "statevector":
+            return adjoint_expval(self.circuit, x, w)
+        return self._evaluate(x, w)
 
     # ---------------------------------------------------------------- resources
     def circuit_resources(self) -> dict:

@@ -30,6 +30,7 @@ gathered at ``p xor q``: ~15 small ops for all layers.
 :class:`_Fused` makes the whole circuit one autograd node with a hand-written adjoint backward
 (states backwards through the layers, then the closed-form derivative of the block matrices):
 for 7 qubits and 3 layers ~36 kernels forward and ~44 backward, whatever the batch size.
+First order: ``create_graph=True`` raises (see :data:`~hqmed.quantum.adjoint.SECOND_ORDER`).
 The same forward in plain torch ops (``fused=False``) is differentiable by autograd; it is the
 reference for the fused backward and serves broadcasting callers (the parameter-shift rule).
 
@@ -44,8 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
+from hqmed.quantum.adjoint import SECOND_ORDER
 from hqmed.quantum.gates import GATES, ROTATIONS, rot
 from hqmed.quantum.statevector import Op, sign_matrix
 from hqmed.quantum.templates import (
@@ -205,8 +206,9 @@ class _Fused(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, g):
+        if torch.is_grad_enabled():  # create_graph=True: refuse rather than return a constant
+            raise RuntimeError(SECOND_ORDER.format(path="fused"))
         circuit, plan = ctx.circuit, ctx.plan
         blocks, cos_theta, sin_theta, mags, mags_g, halves, final, *states = ctx.saved_tensors
         n_layers = blocks.shape[0]

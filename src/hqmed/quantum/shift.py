@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch.autograd.function import once_differentiable
+
+from hqmed.quantum.adjoint import SECOND_ORDER
 
 __all__ = ["parameter_shift"]
 
@@ -29,8 +30,9 @@ class _ParameterShift(torch.autograd.Function):
             return fn(x, w)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out: torch.Tensor):
+        if torch.is_grad_enabled():  # create_graph=True
+            raise RuntimeError(SECOND_ORDER.format(path="parameter-shift"))
         x, w = ctx.saved_tensors
         fn, s = ctx.fn, math.pi / 2
         grad_x = grad_w = None

@@ -112,7 +112,7 @@ def sign_matrix(n_qubits: int, dtype: torch.dtype = torch.float32, device=None) 
 
     ``probabilities(state) @ S`` are the PauliZ expectations of all wires.
     """
-    return _sign_matrix_cpu(n_qubits).to(dtype=dtype, device=device)
+    return _sign_matrix_cpu(n_qubits).to(dtype=dtype, device=device, copy=True)  # never the cached one
 
 
 def expval_z(state: torch.Tensor) -> torch.Tensor:

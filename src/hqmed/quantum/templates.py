@@ -157,8 +157,8 @@ def random_layers_structure(n_wires: int, n_layers: int, n_rotations: int, seed:
     """
     for r in rotations:
         _rotation_gate(r, "rotations")
-    if n_wires < 2 and ratio_imprim >= 1:
-        raise ConfigError("ratio_imprim: expected < 1 for one wire; got {ratio_imprim}")
+    if not 0 <= ratio_imprim < 1:  # at 1 the draw loop adds CNOTs forever (PennyLane hangs too)
+        raise ConfigError(f"ratio_imprim: expected a number in [0, 1); got {ratio_imprim}")
     rng = np.random.default_rng(seed)
     names = [ROTATIONS[r] for r in rotations]
     out = []

@@ -1,0 +1,195 @@
+"""The size-aware engine: the adjoint state-vector path against PennyLane, the fused/state-vector
+switch, memory limits, and the eval cache's key (it must follow every change of the weights)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from quantum_oracles import hq_values_and_grads, pl_circuit, pl_values_and_grads
+
+from hqmed.errors import ConfigError
+from hqmed.quantum import QuantumLayer, sign_matrix
+from hqmed.quantum.engine import CACHE_MAX_QUBITS, select_simulator, working_bytes
+
+
+def _draw(seed: int, count: int, n_max: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [dict(n=int(rng.integers(2, n_max + 1)), layers=int(rng.integers(1, 4)),
+                 ansatz=str(rng.choice(["strongly_entangling", "basic_entangler", "random"])),
+                 rotation=str(rng.choice(list("XYZ"))), entangler_rotation=str(rng.choice(list("XYZ"))),
+                 seed=int(rng.integers(0, 1000))) for _ in range(count)]
+
+
+CONFIGS = [dict(n=12, layers=2, ansatz="strongly_entangling", rotation="Y", entangler_rotation="X", seed=0),
+           dict(n=11, layers=2, ansatz="random", rotation="X", entangler_rotation="X", seed=3)] + _draw(7, 8, 10)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "{n}q{layers}L-{ansatz}-{rotation}".format(**c))
+def test_statevector_path_equals_pennylane_float64(cfg):
+    torch.manual_seed(cfg["seed"])
+    layer = QuantumLayer(cfg["n"], cfg["layers"], rotation=cfg["rotation"], ansatz=cfg["ansatz"],
+                         entangler_rotation=cfg["entangler_rotation"], seed=cfg["seed"],
+                         simulator="statevector").double()
+    x = torch.rand(3, cfg["n"], dtype=torch.float64) * 4 - 2
+    coef = torch.randn(cfg["n"], dtype=torch.float64)
+    oracle = pl_circuit(cfg["n"], cfg["ansatz"], cfg["rotation"], cfg["entangler_rotation"], cfg["seed"])
+    for name, a, b in zip(("values", "d/dinputs", "d/dweights"), hq_values_and_grads(layer, x, coef),
+                          pl_values_and_grads(oracle, x, layer.weights, coef)):
+        assert a.shape == b.shape, name
+        assert (a - b).abs().max().item() <= 1e-10, f"{name} {cfg}"
+
+
+@pytest.mark.parametrize("n,layers", [(3, 2), (7, 3), (10, 2)])
+def test_switch_between_fused_and_statevector_is_invisible(n, layers):
+    """Both sides of the crossover (forced with fused_max_qubits) give the same values and grads."""
+    torch.manual_seed(n)
+    fused = QuantumLayer(n, layers, fused_max_qubits=n).double()
+    state = QuantumLayer(n, layers, fused_max_qubits=n - 1).double()
+    state.load_state_dict(fused.state_dict())
+    assert fused.simulator_for(4) == "fused" and state.simulator_for(4) == "statevector"
+    x = torch.rand(4, n, dtype=torch.float64) * 3
+    coef = torch.randn(n, dtype=torch.float64)
+    for a, b in zip(hq_values_and_grads(fused, x, coef), hq_values_and_grads(state, x, coef)):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    with torch.no_grad():  # and in eval mode (cached unitary below the cache limit)
+        torch.testing.assert_close(fused.eval()(x), state.eval()(x), atol=1e-12, rtol=0)
+
+
+def test_auto_crossover_depends_on_qubits_and_batch_and_can_be_overridden():
+    assert select_simulator(7, 1) == "fused" and select_simulator(16, 1) == "statevector"
+    assert select_simulator(13, 1) == "statevector" and select_simulator(13, 32) == "fused"
+    assert select_simulator(16, 1, fused_max_qubits=16) == "fused"
+    assert QuantumLayer(4, 1, ansatz="random").simulator_for(1) == "statevector"
+    assert QuantumLayer(4, 1, ansatz="ry").simulator_for(1) == "fused"  # closed form
+
+
+def test_auto_at_13_qubits_gives_the_same_results_at_batch_1_and_32():
+    torch.manual_seed(0)
+    layer = QuantumLayer(13, 1)
+    assert layer.simulator_for(1) == "statevector" and layer.simulator_for(32) == "fused"
+    x = torch.rand(32, 13)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x[:1]), layer(x)[:1], atol=2e-5, rtol=0)
+
+
+def test_no_grad_16_qubits_batch_8_stays_below_1gb():
+    """Peak RSS of a fresh process (torch itself included) running eval at n=16, batch 8."""
+    code = textwrap.dedent("""
+        import resource, torch
+        from hqmed.quantum import QuantumLayer
+        layer = QuantumLayer(16, 3).eval()
+        with torch.no_grad():
+            out = layer(torch.rand(8, 16))
+        assert out.shape == (8, 16) and torch.isfinite(out).all()
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    peak = int(res.stdout.strip().splitlines()[-1])
+    assert peak < 2**30, f"peak RSS {peak / 2**20:.0f} MiB"
+
+
+def test_qubit_limit_states_the_bytes_needed():
+    with pytest.raises(ConfigError, match=r"n_qubits: expected .*fit in memory.*got n_qubits=40 at "
+                                          r"batch 1, which needs .* bytes"):
+        QuantumLayer(40, 1)
+    need = working_bytes(10, 64)
+    layer = QuantumLayer(10, 1, memory_limit_bytes=need)
+    layer(torch.rand(64, 10))  # exactly fits
+    with pytest.raises(ConfigError, match=f"batch 65, which needs .*{working_bytes(10, 65):,} bytes"):
+        layer(torch.rand(65, 10))
+    QuantumLayer(40, 1, ansatz="ry")  # product circuits need no state vector
+
+
+OPTIMIZERS = [(torch.optim.Adam, {"fused": True}), (torch.optim.AdamW, {"fused": True}),
+              (torch.optim.SGD, {"fused": True}), (torch.optim.Adagrad, {"fused": True}),
+              (torch.optim.Adam, {"foreach": True})]
+
+
+@pytest.mark.parametrize("opt_cls,kw", OPTIMIZERS, ids=lambda o: getattr(o, "__name__", str(o)))
+def test_validation_outputs_track_weights_after_fused_optimizer_steps(opt_cls, kw):
+    torch.manual_seed(0)
+    layer = QuantumLayer(5, 2)
+    opt = opt_cls(layer.parameters(), lr=0.3, **kw)
+    x = torch.rand(6, 5)
+    for _ in range(3):  # train a step, then validate (eval + no_grad uses the cache)
+        layer.train()
+        opt.zero_grad()
+        layer(x).square().sum().backward()
+        opt.step()
+        layer.eval()
+        with torch.no_grad():
+            cached = layer(x)
+            assert layer._cache is not None
+            reference = layer.circuit.evaluate(x, layer.weights)  # no cache involved
+        torch.testing.assert_close(cached, reference, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("write", ["copy_", "mul_", "setitem", "numpy", "load_state_dict"])
+def test_validation_outputs_track_in_place_weight_writes(write):
+    torch.manual_seed(1)
+    layer = QuantumLayer(4, 2).eval()
+    x = torch.rand(5, 4)
+    with torch.no_grad():
+        before = layer(x)
+    new = torch.rand_like(layer.weights) * 6
+    if write == "copy_":
+        layer.weights.data.copy_(new)
+    elif write == "mul_":
+        layer.weights.data.mul_(0.5)
+    elif write == "setitem":
+        layer.weights.data[0] = new[0]
+    elif write == "numpy":
+        layer.weights.detach().numpy()[1, 2, 0] += 1.0
+    else:
+        layer.load_state_dict({"weights": new})
+    with torch.no_grad():
+        after = layer(x)
+        reference = layer.circuit.evaluate(x, layer.weights)
+    assert (after - before).abs().max() > 1e-3
+    torch.testing.assert_close(after, reference, atol=1e-5, rtol=0)
+
+
+def test_eval_cache_only_for_small_circuits():
+    small, large = QuantumLayer(CACHE_MAX_QUBITS, 1).eval(), QuantumLayer(CACHE_MAX_QUBITS + 1, 1).eval()
+    with torch.no_grad():
+        small(torch.rand(2, small.n_qubits))
+        large(torch.rand(2, large.n_qubits))
+    assert small._cache is not None and large._cache is None
+
+
+def test_gradient_penalty_works_with_gates_simulator():
+    torch.manual_seed(2)
+    layer = QuantumLayer(3, 2, simulator="gates").double()
+    x = torch.rand(4, 3, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
+    g.square().sum().backward()
+    assert layer.weights.grad is not None and layer.weights.grad.abs().sum() > 0
+
+
+def test_random_ansatz_ratio_imprim_one_is_refused_not_hung():
+    with pytest.raises(ConfigError, match=r"ratio_imprim: expected a number in \[0, 1\); got 1.0"):
+        QuantumLayer(3, 1, ansatz="random", ratio_imprim=1.0)
+    with pytest.raises(ConfigError, match="n_rotations: expected an int >= 1"):
+        QuantumLayer(3, 1, ansatz="random", n_rotations=0)
+
+
+def test_sign_matrix_is_not_handed_out_mutable():
+    s = sign_matrix(3, torch.float64)
+    s.zero_()
+    assert sign_matrix(3, torch.float64).abs().sum() == 24
+
+
+def test_pennylane_backend_honours_load_state_dict_assign():
+    pytest.importorskip("pennylane")
+    torch.manual_seed(3)
+    ref = QuantumLayer(3, 1).double()
+    pl = QuantumLayer(3, 1, backend="pennylane").double()
+    pl.load_state_dict({"weights": ref.weights.detach().clone()}, assign=True)
+    x = torch.rand(2, 3, dtype=torch.float64)
+    torch.testing.assert_close(pl(x), ref(x), atol=1e-10, rtol=0)
