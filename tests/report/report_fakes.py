@@ -1,7 +1,7 @@
 """Fake-but-valid run and study directories (random predictions and histories) for report tests.
 
 The files follow the run-directory format of the brief exactly; metrics are computed with
-hqmed.eval from the fake predictions, and comparisons with hqmed.study.runner.compare_runs.
+hqmed.eval from the fake predictions, and comparisons with hqmed.eval.compare_runs.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ DERMA = ["akiec", "bcc", "bkl", "mel", "nv"]
 def make_study(root: Path, synthetic: bool = True) -> Path:
     """A study directory with a spine pair, a 2-width LCNet sweep, cost, external and a skip."""
     from hqmed.report.results import load_run
-    from hqmed.study.runner import compare_runs
+    from hqmed.eval import compare_runs
 
     runs = [("phantoms", "litespinenet", SPINE, 1.6, None, None),
             ("phantoms", "hq_litespinenet", SPINE, 1.4, None, None),

@@ -13,6 +13,7 @@ def quick_report(monkeypatch):
     the whole study directory back."""
     import hqmed.report
     import hqmed.report.html
+    import hqmed.study.runner
     from hqmed.report.results import load_study
 
     def stub(study_dir, out=None):
@@ -23,3 +24,4 @@ def quick_report(monkeypatch):
 
     monkeypatch.setattr(hqmed.report.html, "build_report", stub)
     monkeypatch.setattr(hqmed.report, "build_report", stub)
+    monkeypatch.setattr(hqmed.study.runner, "build_report", stub)

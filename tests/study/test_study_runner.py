@@ -13,7 +13,7 @@ import pytest
 import yaml
 from report_fakes import SPINE, make_run
 
-import hqmed.train.runner as train_runner
+import hqmed.study.runner as study_runner
 from hqmed.cli import main
 from hqmed.errors import DataNotFoundError
 from hqmed.study.config import parse_study
@@ -57,7 +57,7 @@ class FakeTrainer:
 def fake(monkeypatch):
     def install(**kw):
         f = FakeTrainer(**kw)
-        monkeypatch.setattr(train_runner, "run_experiment", f)
+        monkeypatch.setattr(study_runner, "run_experiment", f)
         return f
     return install
 

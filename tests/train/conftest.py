@@ -26,11 +26,13 @@ def tiny_cfg():
 @pytest.fixture
 def tiny_model(monkeypatch):
     """Make the runner build TinyNet whatever model name the config gives."""
+    import hqmed.train.rundir as rundir
     import hqmed.train.runner as runner
 
     def build(cfg, num_classes, in_chans, seed):
         torch.manual_seed(seed)
         return TinyNet(in_chans, num_classes, drop_rate=0.2)
 
-    monkeypatch.setattr(runner, "build_model", build)
+    monkeypatch.setattr(runner, "build_model", build)  # training
+    monkeypatch.setattr(rundir, "build_model", build)  # reloading fold models
     return build

@@ -12,7 +12,8 @@ from train_testutils import make_source
 
 from hqmed.errors import ConfigError
 from hqmed.train.config import parse_config
-from hqmed.train.runner import ensemble_test_predictions, load_predictions, run_experiment
+from hqmed.train.rundir import RunDir, split_scores
+from hqmed.train.runner import run_experiment
 
 pytestmark = pytest.mark.usefixtures("tiny_model")
 
@@ -56,7 +57,7 @@ def test_cv_run_directory_contract(tmp_path):
     assert splits["test"] == list(range(60, 75))
     assert splits["sources"]["test"] == {"split": "test", "n": 15, "kept": None, "start": 60, "stop": 75}
 
-    preds = load_predictions(run)
+    preds = RunDir(run).predictions()
     assert list(preds.columns) == ["index", "fold", "split", "y_true", "prob_0", "prob_1", "prob_2"]
     oof = preds[preds.split == "val"]
     assert sorted(oof["index"]) == sorted(pool)
@@ -73,7 +74,7 @@ def test_cv_run_directory_contract(tmp_path):
                 for _, g in oof.groupby("fold")]
     assert m["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(fold_acc))
     assert m["summary"]["accuracy"]["std"] == pytest.approx(np.std(fold_acc, ddof=1))
-    idx, y, p = ensemble_test_predictions(preds)
+    idx, y, p = split_scores(preds, "test")
     assert list(idx) == list(range(60, 75))
     assert m["test"]["auroc_macro"] == pytest.approx(roc_auc_score(y, p, multi_class="ovr"))
     assert len(m["per_fold_test"]) == 3 and m["test_method"].startswith("ensemble")
@@ -186,7 +187,7 @@ def test_smote_and_normaliser_use_the_training_portion_only(tmp_path):
         assert info["n_val"] == len(f["val"])  # validation keeps its distribution
         norm = json.loads((run / f"fold_{info['fold']}" / "normalizer.json").read_text())
         np.testing.assert_allclose(norm["mean"], images[f["train"]].mean(axis=(0, 2, 3)), rtol=1e-6)
-    assert len(load_predictions(run)) == len(keep)  # OoF: every original image once, no synthetic ones
+    assert len(RunDir(run).predictions()) == len(keep)  # OoF: every original image once, no synthetic ones
 
 
 @pytest.mark.parametrize("method", ["weighted_loss", "weighted_sampler"])

@@ -16,6 +16,13 @@ import json
 import sys
 from pathlib import Path
 
+from hqmed.errors import DataError
+from hqmed.eval import statistics
+from hqmed.eval.compare import compare_runs, paired_scores
+from hqmed.report.results import load_run
+from hqmed.train.rundir import RunDir
+from hqmed.utils.io import atomic_write_json
+
 HELP = "compare two runs: paired t-tests over folds, McNemar, 99% class-wise CIs, decision curves"
 
 
@@ -92,16 +99,9 @@ def _ci(r: dict) -> str:
 def compare_run_dirs(run_a: str | Path, run_b: str | Path, alpha: float = 0.01, level: float = 0.99,
                      n_boot: int = 1000, seed: int = 0) -> dict:
     """Every paired statistic of two finished run directories (see the module docstring)."""
-    from hqmed.eval import statistics
-    from hqmed.report.results import load_run
-    from hqmed.study.runner import _aligned, compare_runs
-
     ra, rb = load_run(run_a), load_run(run_b)
-    sa = json.loads((Path(run_a) / "splits.json").read_text()) if (Path(run_a) / "splits.json").is_file() else None
-    sb = json.loads((Path(run_b) / "splits.json").read_text()) if (Path(run_b) / "splits.json").is_file() else None
+    sa, sb = RunDir(run_a).splits(), RunDir(run_b).splits()
     if sa is not None and sb is not None and (sa["folds"] != sb["folds"] or sa.get("test") != sb.get("test")):
-        from hqmed.errors import DataError
-
         raise DataError(f"runs {run_a} and {run_b}: expected identical splits.json folds and test "
                         "indices for a paired comparison; got different splits (same data, seed and "
                         "protocol are needed)")
@@ -109,7 +109,7 @@ def compare_run_dirs(run_a: str | Path, run_b: str | Path, alpha: float = 0.01, 
     doc["a"], doc["b"] = str(run_a), str(run_b)
     mc = [dict(doc["mcnemar"])]
     if doc["split"] != "val":
-        aligned = _aligned(ra, rb, "val")
+        aligned = paired_scores(ra, rb, "val")
         if aligned is not None:
             y, pa, pb = aligned
             mc.append(statistics.mcnemar(y, pa.argmax(1), pb.argmax(1)).to_dict() | {"split": "val"})
@@ -120,8 +120,6 @@ def compare_run_dirs(run_a: str | Path, run_b: str | Path, alpha: float = 0.01, 
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.utils.io import atomic_write_json
-
     doc = compare_run_dirs(args.run_a, args.run_b, alpha=args.alpha, level=args.level,
                            n_boot=args.n_boot, seed=args.seed)
     a, b = Path(args.run_a), Path(args.run_b)

@@ -13,6 +13,13 @@ import argparse
 from pathlib import Path
 
 from hqmed.commands._common import add_predictor_arguments, emit_json
+from hqmed.commands.train import TABLE_METRICS, format_value
+from hqmed.data.registry import load_source
+from hqmed.errors import ConfigError
+from hqmed.eval.metrics import classification_metrics
+from hqmed.train.config import parse_value
+from hqmed.train.prepare import resolve_params
+from hqmed.train.rundir import RunDir
 
 HELP = "evaluate a finished run's best model(s) on a labelled data source or folder"
 
@@ -32,24 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_params(items: list[str]) -> dict:
-    from hqmed.errors import ConfigError
-    from hqmed.train.config import _parse_value
-
     params = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"--param '{item}': expected KEY=VALUE; got no '='")
         key, value = item.split("=", 1)
-        params[key.strip()] = _parse_value(value)
+        params[key.strip()] = parse_value(value)
     return params
 
 
 def load_eval_data(args: argparse.Namespace, predictor) -> tuple[object, str]:
     """(ImageDataset, description) of the data to evaluate on."""
-    from hqmed.data.registry import load_source
-    from hqmed.errors import ConfigError
-    from hqmed.train.prepare import resolve_params
-
     cfg = predictor.cfg
     params = parse_params(args.param)
     if args.data is None:
@@ -81,11 +81,7 @@ def load_eval_data(args: argparse.Namespace, predictor) -> tuple[object, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.commands.train import TABLE_METRICS, _fmt
-    from hqmed.eval.metrics import classification_metrics
-    from hqmed.train.inference import RunPredictor
-
-    predictor = RunPredictor(args.run, fold=args.fold, device=args.device)
+    predictor = RunDir(args.run).predictor(fold=args.fold, device=args.device)
     ds, what = load_eval_data(args, predictor)
     prob = predictor.predict_dataset(ds)
     metrics = classification_metrics(ds.labels, prob, class_names=predictor.class_names)
@@ -95,11 +91,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.run} on {what}, {predictor.description}")
     width = max(len(m) for m in TABLE_METRICS)
     for name in TABLE_METRICS:
-        print(f"{name.ljust(width)}  {_fmt(metrics.get(name))}")
+        print(f"{name.ljust(width)}  {format_value(metrics.get(name))}")
     print("per class (recall = per-class accuracy, precision, F1, AUROC):")
     pc = metrics["per_class"]
     for cls in predictor.class_names:
-        print(f"  {cls}: " + ", ".join(f"{m} {_fmt(pc[m].get(cls))}" for m in ("recall", "precision", "f1", "auroc")))
+        print(f"  {cls}: " + ", ".join(f"{m} {format_value(pc[m].get(cls))}" for m in ("recall", "precision", "f1", "auroc")))
     print("confusion matrix (rows = true, columns = predicted):")
     for cls, row in zip(predictor.class_names, metrics["confusion_matrix"]):
         print(f"  {cls}: {row}")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 
 from hqmed.commands._common import add_predictor_arguments, emit_json
+from hqmed.data.registry import load_source
+from hqmed.eval.external import external_summary, format_external_table
+from hqmed.train.rundir import RunDir
 
 HELP = "external validation on an unlabelled image folder: per predicted class count and confidence"
 
@@ -25,11 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.data.registry import load_source
-    from hqmed.eval.external import external_summary, format_external_table
-    from hqmed.train.inference import RunPredictor
-
-    predictor = RunPredictor(args.run, fold=args.fold, device=args.device)
+    predictor = RunDir(args.run).predictor(fold=args.fold, device=args.device)
     ds = load_source("folder", root=args.folder, labelled=False, image_size=predictor.input_shape[1],
                      channels=predictor.source_channels, on_error=args.on_error)["all"]
     prob = predictor.predict_dataset(ds)

@@ -7,6 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from hqmed.train.config import load_config
+from hqmed.train.rundir import RunDir
+from hqmed.train.runner import run_experiment
+
 HELP = "train a model with the holdout protocol (train/val/test) into a resumable run directory"
 
 # Metrics shown in the summary tables (names as in hqmed.eval.metrics.classification_metrics).
@@ -36,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
 
 
-def _fmt(v) -> str:
+def format_value(v) -> str:
+    """A metric value with 4 decimals, '-' when missing or NaN."""
     return "-" if v is None or (isinstance(v, float) and v != v) else f"{v:.4f}"
 
 
@@ -50,8 +55,8 @@ def format_metrics(metrics: dict, title: str = "") -> str:
     rows = []
     for name in TABLE_METRICS:
         s = summary.get(name) or {}
-        ms = _fmt(s.get("mean")) + (f" ± {_fmt(s.get('std'))}" if n_folds > 1 else "")
-        rows.append([name, ms, _fmt(oof.get(name)), _fmt(test.get(name)) if test else "-"])
+        ms = format_value(s.get("mean")) + (f" ± {format_value(s.get('std'))}" if n_folds > 1 else "")
+        rows.append([name, ms, format_value(oof.get(name)), format_value(test.get(name)) if test else "-"])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(4)]
     lines = [title] if title else []
     lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
@@ -63,16 +68,12 @@ def format_metrics(metrics: dict, title: str = "") -> str:
 
 def run_protocol(args: argparse.Namespace, forced: list[str]) -> int:
     """Load the config (+ --set, then ``forced``), run it, print the summary."""
-    from hqmed.train.config import load_config
-    from hqmed.train.runner import run_experiment
-    from hqmed.utils.io import read_json
-
     cfg = load_config(args.config, [*args.overrides, *forced])
     if args.data_root:
         cfg.data.data_root = str(args.data_root)
     out = Path(args.out) if args.out else Path("runs") / cfg.name / f"{cfg.model.name}-{cfg.protocol.kind}"
     run_dir = run_experiment(cfg, out, resume=args.resume, progress=args.progress)
-    metrics = read_json(run_dir / "metrics.json")
+    metrics = RunDir(run_dir).metrics()
     if args.json:
         json.dump(metrics, sys.stdout, indent=2)
         print()

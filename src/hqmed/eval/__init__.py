@@ -5,6 +5,7 @@ probabilities, ``y_pred`` (N,) int labels. See docs/eval.md for every convention
 """
 
 from hqmed.eval.calibration import expected_calibration_error, reliability_curve
+from hqmed.eval.compare import compare_runs, paired_scores
 from hqmed.eval.dca import compare_decision_curves, decision_curve, net_benefit
 from hqmed.eval.external import external_summary, format_external_table
 from hqmed.eval.metrics import (
@@ -25,7 +26,7 @@ from hqmed.eval.statistics import (
 
 __all__ = [
     "auroc", "bootstrap_classwise_ci", "classification_metrics", "compare_decision_curves",
-    "compare_fold_metrics", "confusion_matrix", "decision_curve", "expected_calibration_error",
-    "external_summary", "format_external_table", "mcnemar", "net_benefit", "paired_ttest",
+    "compare_fold_metrics", "compare_runs", "confusion_matrix", "decision_curve", "expected_calibration_error",
+    "external_summary", "format_external_table", "mcnemar", "net_benefit", "paired_scores", "paired_ttest",
     "reliability_curve", "roc_curves", "scalar_metrics", "summarize_folds", "wilson_interval",
 ]

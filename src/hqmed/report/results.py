@@ -1,8 +1,6 @@
 """Read run directories and study directories into plain Python objects for the report.
 
-A run directory is the format written by :func:`hqmed.train.runner.run_experiment` (see the brief):
-``config.yaml``, ``environment.json``, ``splits.json``, ``history.csv``, ``predictions.csv``,
-``metrics.json`` and ``DONE``. A study directory (written by :mod:`hqmed.study.runner`) holds
+A run directory is read through :class:`hqmed.train.rundir.RunDir` (its layout is documented there). A study directory (written by :mod:`hqmed.study.runner`) holds
 ``study.json`` plus ``runs/<dataset>/<model>/`` run directories and the comparison, cost and
 external JSON documents that ``study.json`` points to.
 """
@@ -16,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from hqmed.errors import DataNotFoundError
+from hqmed.train.rundir import RunDir, split_scores
 from hqmed.utils.io import read_json
 
 
@@ -49,24 +47,18 @@ class RunResult:
     def protocol(self) -> str:
         return str(_dig(self.config, "protocol", "kind") or _dig(self.config, "protocol") or "cv")
 
+    def indexed_scores(self, split: str = "val") -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(index, y_true (N,), y_score (N, K)) of ``split`` sorted by index (see :func:`split_scores`)."""
+        return split_scores(self.predictions, split)
+
     def scores(self, split: str = "val") -> tuple[np.ndarray, np.ndarray] | None:
         """(y_true (N,), y_score (N, K)) of ``split``: "val" = out-of-fold, "test" = test.
 
         When several folds scored the same test sample (CV + official test split), their
         probabilities are averaged (the fold ensemble). Returns None when the split is absent.
         """
-        p = self.predictions
-        if p.empty or "split" not in p:
-            return None
-        p = p[p["split"] == split]
-        if p.empty:
-            return None
-        prob_cols = sorted((c for c in p.columns if c.startswith("prob_")),
-                           key=lambda c: int(c.split("_")[1]))
-        if split == "test" and p["index"].duplicated().any():
-            p = p.groupby("index", sort=True)[["y_true"] + prob_cols].mean()
-        y_true = p["y_true"].to_numpy().astype(np.int64)
-        return y_true, p[prob_cols].to_numpy(dtype=np.float64)
+        s = self.indexed_scores(split)
+        return None if s is None else (s[1], s[2])
 
     def per_fold(self, name: str) -> list[float]:
         """The value of metric ``name`` in each fold (empty when not recorded)."""
@@ -114,23 +106,16 @@ def _dig(d: Any, *keys: str) -> Any:
 def load_run(path: str | Path, dataset: str | None = None, model: str | None = None,
              label: str | None = None, info: Mapping[str, Any] | None = None) -> RunResult:
     """Read a finished run directory. Raises DataNotFoundError when it is incomplete."""
-    path = Path(path)
+    run = RunDir(path)
     for name in ("metrics.json", "predictions.csv"):
-        if not (path / name).is_file():
-            raise DataNotFoundError(f"run directory {path}: expected {name}; got no such file "
+        if not (run.path / name).is_file():
+            raise DataNotFoundError(f"run directory {run.path}: expected {name}; got no such file "
                                     "(is the run finished? a finished run has DONE)")
-    config = {}
-    if (path / "config.yaml").is_file():
-        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
-    env = read_json(path / "environment.json") if (path / "environment.json").is_file() else {}
-    hist = pd.read_csv(path / "history.csv") if (path / "history.csv").is_file() else pd.DataFrame()
-    if not hist.empty and "fold" not in hist:
-        hist["fold"] = 0
-    model = model or path.name
-    return RunResult(path=path, dataset=dataset or path.parent.name, model=model,
-                     label=label or model, config=config, environment=env,
-                     metrics=read_json(path / "metrics.json"), history=hist,
-                     predictions=pd.read_csv(path / "predictions.csv"), info=dict(info or {}))
+    model = model or run.path.name
+    return RunResult(path=run.path, dataset=dataset or run.path.parent.name, model=model,
+                     label=label or model, config=run.config_dict(), environment=run.environment(),
+                     metrics=run.metrics(), history=run.history(), predictions=run.predictions(),
+                     info=dict(info or {}))
 
 
 @dataclass

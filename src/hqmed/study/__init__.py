@@ -5,7 +5,6 @@ resumes it and returns the path of ``out/report.html``. See docs/study.md.
 """
 
 from hqmed.study.config import StudyConfig, load_study_config, parse_study, resolve_runs
-from hqmed.study.runner import compare_runs, run_study
+from hqmed.study.runner import run_study
 
-__all__ = ["StudyConfig", "compare_runs", "load_study_config", "parse_study", "resolve_runs",
-           "run_study"]
+__all__ = ["StudyConfig", "load_study_config", "parse_study", "resolve_runs", "run_study"]

@@ -35,64 +35,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
+from hqmed.data.phantoms import generate_phantom_dataset
 from hqmed.errors import DataNotFoundError, HqmedError
+from hqmed.eval.compare import compare_runs
+from hqmed.eval.cost import measure_cost
+from hqmed.eval.external import external_summary
+from hqmed.models import create_model
+from hqmed.report.html import build_report
 from hqmed.report.results import RunResult, load_run
-from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs
+from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs, substitute
+from hqmed.train.config import parse_config
+from hqmed.train.prepare import load_datasets
+from hqmed.train.rundir import RunDir
+from hqmed.train.runner import run_experiment
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
 from hqmed.utils.runtime import environment_info
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-
-
-def _aligned(a: RunResult, b: RunResult, split: str):
-    """(y_true, score_a, score_b) on the samples both runs scored in ``split`` (by index)."""
-    pa, pb = a.predictions, b.predictions
-    ia = set(pa.loc[pa["split"] == split, "index"])
-    ib = set(pb.loc[pb["split"] == split, "index"])
-    sa, sb = a.scores(split), b.scores(split)
-    if sa is None or sb is None:
-        return None
-    if ia != ib:
-        raise HqmedError(f"runs {a.path} and {b.path}: expected the same {split} samples for a "
-                         f"paired comparison; got {len(ia)} vs {len(ib)} ({len(ia ^ ib)} differ)")
-    (ya, score_a), (yb, score_b) = sa, sb
-    if not np.array_equal(ya, yb):
-        raise HqmedError(f"runs {a.path} and {b.path}: expected the same labels on the paired "
-                         f"{split} samples; got different labels")
-    return ya, score_a, score_b
-
-
-def compare_runs(a: RunResult, b: RunResult, alpha: float = 0.01, ci_level: float = 0.99,
-                 n_boot: int = 1000, seed: int = 0,
-                 dca_thresholds: list[float] | None = None) -> dict:
-    """Every pairwise statistic of the LiteSpineNet paper for runs A (reference) and B."""
-    from hqmed.eval import dca, statistics
-
-    split = "test" if a.scores("test") is not None and b.scores("test") is not None else "val"
-    y, sa, sb = _aligned(a, b, split)
-    names = a.class_names
-    doc: dict[str, Any] = {"dataset": a.dataset, "a": a.model, "b": b.model, "alpha": alpha,
-                           "split": split, "ttest": None}
-    fa, fb = a.metrics.get("per_fold") or [], b.metrics.get("per_fold") or []
-    if len(fa) >= 2 and len(fa) == len(fb):
-        doc["ttest"] = statistics.compare_fold_metrics(
-            fa, fb, alpha=alpha, metrics=["accuracy", "precision_weighted", "recall_weighted",
-                                          "f1_weighted", "f1_macro", "auroc_macro", "auroc_micro"])
-    doc["mcnemar"] = statistics.mcnemar(y, sa.argmax(1), sb.argmax(1)).to_dict() | {"split": split}
-    doc["ci"] = {"split": split, "level": ci_level, **{
-        side: statistics.bootstrap_classwise_ci(y, s, level=ci_level, n_boot=n_boot, seed=seed,
-                                                class_names=names)
-        for side, s in (("a", sa), ("b", sb))}}
-    doc["dca"] = {"split": split,
-                  "a": dca.decision_curve(y, sa, dca_thresholds, class_names=names),
-                  "b": dca.decision_curve(y, sb, dca_thresholds, class_names=names),
-                  "compare": dca.compare_decision_curves(y, sb, sa, dca_thresholds,
-                                                         class_names=names, names=("b", "a"))}
-    return doc
 
 
 # ------------------------------------------------------------------------------------------------
@@ -106,9 +68,6 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
               command: str | None = None, progress: Progress | None = None,
               source: str = "<study>") -> Path:
     """Run (or resume) the study into ``out`` and write ``out/report.html``; return its path."""
-    from hqmed.report.html import build_report
-    from hqmed.train.runner import run_experiment
-
     say = progress or log.info
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -116,11 +75,6 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
     atomic_write_text(out / "study.yaml", yaml.safe_dump(cfg.model_dump(mode="json"),
                                                          sort_keys=False))
     env = environment_info()
-    if not env.get("git_commit"):  # run outside the checkout: the commit of the hqmed source
-        import hqmed
-        from hqmed.utils.runtime import git_commit
-
-        env["git_commit"] = git_commit(cwd=str(Path(hqmed.__file__).resolve().parent))
     if command:
         env["command"] = command
     meta: dict[str, Any] = {
@@ -220,9 +174,6 @@ def _comparisons(cfg: StudyConfig, out: Path, finished: dict, say: Progress) -> 
 
 def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Progress) -> str:
     """Table 8 per model (first or chosen dataset's input shape), plus the run's own timings."""
-    from hqmed.eval.cost import measure_cost
-    from hqmed.models import create_model
-
     wanted = cfg.cost.datasets or [cfg.datasets[0].name]
     doc: dict[str, dict] = {}
     raw: dict[str, dict] = {}
@@ -231,10 +182,7 @@ def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Pr
         if res is None or r["dataset"] not in wanted or res.label in doc:
             continue
         conf = r["config"]
-        shape = _input_shape(res, conf)
-        if shape is None:
-            say(f"cost {res.label}: skipped (set data.image_size to measure it)")
-            continue
+        shape = RunDir(res.path).input_shape()
         model = create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
                              drop_rate=conf.model.drop_rate, **conf.model.kwargs)
         c = measure_cost(model, shape, repeats=cfg.cost.repeats, timing=cfg.cost.timing,
@@ -285,49 +233,8 @@ def flatten_cost(c: dict) -> dict:
     return flat
 
 
-def _input_shape(res: RunResult, conf) -> tuple[int, int, int] | None:
-    """(C, H, W) the run's models saw: channels from the fold normaliser, size from the config."""
-    norm = res.path / "fold_0" / "normalizer.json"
-    size = (conf.data.image_size or conf.data.params.get("image_size")
-            or conf.data.params.get("size"))
-    if not norm.is_file() or size is None:
-        return None
-    return (len(read_json(norm)["mean"]), int(size), int(size))
-
-
-def predict_run(run_dir: Path, ds, batch_size: int = 256) -> np.ndarray:
-    """(N, K) probabilities of the run's fold ensemble (mean over folds' best models) on ``ds``.
-
-    ``ds`` is prepared with the run's own config (resize, channels, quanvolution) and each fold's
-    training normaliser, exactly as its validation data was.
-    """
-    import torch
-
-    from hqmed.train.prepare import prepare_split
-    from hqmed.train.runner import load_fold_model, load_run_config
-
-    cfg = load_run_config(run_dir)
-    x = torch.from_numpy(prepare_split(ds, cfg).images)
-    folds = sorted(int(p.name.split("_")[1]) for p in Path(run_dir).glob("fold_*")
-                   if (p / "checkpoint" / "best.safetensors").is_file())
-    if not folds:
-        raise DataNotFoundError(f"run directory {run_dir}: expected fold_<i>/checkpoint/"
-                                "best.safetensors; got none")
-    total = None
-    for f in folds:
-        model, norm = load_fold_model(run_dir, f, cfg)
-        with torch.no_grad():
-            p = torch.cat([torch.softmax(model(norm(x[i:i + batch_size])), dim=1)
-                           for i in range(0, len(x), batch_size)]).numpy()
-        total = p if total is None else total + p
-    return total / len(folds)
-
-
 def load_external(data: dict, split: str | None):
     """The images of an external source (labels are not used)."""
-    from hqmed.train.config import parse_config
-    from hqmed.train.prepare import load_datasets
-
     cfg = parse_config({"model": {"name": "external"}, "data": data}, source="external.data")
     splits = load_datasets(cfg)
     key = split or next((k for k in ("all", "test") if k in splits), next(iter(splits)))
@@ -338,15 +245,10 @@ def load_external(data: dict, split: str | None):
 
 def _external(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict,
               skipped: dict, say: Progress, data_root: str | None = None) -> list[str]:
-    from hqmed.eval.external import external_summary
-    from hqmed.study.config import substitute
-
     paths = []
     for ext in cfg.external:
         try:
             if ext.phantoms:
-                from hqmed.data.phantoms import generate_phantom_dataset
-
                 gen = substitute(ext.phantoms, {"out": str(out), "data_root": str(data_root or ".")})
                 if "image_size" in gen:
                     gen["image_size"] = tuple(gen["image_size"])
@@ -366,7 +268,7 @@ def _external(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict,
                 continue
             path = out / "external" / ext.name / f"{r['dataset']}__{r['model']}.json"
             if not (path.is_file() and path.stat().st_mtime >= (res.path / "DONE").stat().st_mtime):
-                probs = predict_run(res.path, ds)
+                probs = RunDir(res.path).predictor(device="cpu").predict_dataset(ds)
                 summ = external_summary(probs, res.class_names)
                 atomic_write_json(path, {"external": ext.name, "dataset": r["dataset"],
                                          "model": r["model"], "label": res.label,

@@ -8,18 +8,18 @@ See docs/training.md for the config schema, the run-directory format and the pro
 """
 
 from hqmed.train.config import ExperimentConfig, dump_config, load_config, parse_config
-from hqmed.train.runner import is_complete, load_predictions, load_run_config, run_experiment
+from hqmed.train.rundir import RunDir, RunPredictor
+from hqmed.train.runner import run_experiment
 from hqmed.train.trainer import FitResult, Trainer
 
 __all__ = [
     "ExperimentConfig",
     "FitResult",
     "Trainer",
+    "RunDir",
+    "RunPredictor",
     "dump_config",
-    "is_complete",
     "load_config",
-    "load_predictions",
-    "load_run_config",
     "parse_config",
     "run_experiment",
 ]

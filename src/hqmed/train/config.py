@@ -252,7 +252,7 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
     """A CLI override value: YAML scalars/lists ("3e-4", "true", "[1, 2]", "null") or a string."""
     try:
         return yaml.safe_load(text)
@@ -277,7 +277,7 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
         for i, part in enumerate(parts):
             slot = _slot(node, part, item, ".".join(parts[:i]))
             if i == len(parts) - 1:
-                node[slot] = _parse_value(text)
+                node[slot] = parse_value(text)
                 break
             child = node[slot] if isinstance(node, list) else node.get(slot)
             if child is None:

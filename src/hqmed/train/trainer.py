@@ -40,6 +40,7 @@ from hqmed.errors import ConfigError
 from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from hqmed.train.config import ExperimentConfig, OptimConfig
 from hqmed.train.logging import EpochLogger
+from hqmed.train.rundir import predict_proba
 from hqmed.utils.runtime import auto_device
 
 __all__ = ["FitResult", "Trainer", "build_optimizer", "fold_seed", "lr_at", "quick_auc"]
@@ -151,19 +152,10 @@ class Trainer:
             xb = self.normalize(xb)
         return xb.to(self.device)
 
-    @torch.no_grad()
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (N, K) float64 of the current weights, in eval mode."""
-        self.model.eval()
-        bs = batch_size or self.cfg.eval_batch_size
-        out = []
-        for start in range(0, len(x), bs):
-            idx = np.arange(start, min(start + bs, len(x)))
-            logits = self.model(self._batch(x, idx, None))
-            out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
-        if not out:
-            raise ValueError("predict_proba: expected at least one image; got 0")
-        return np.concatenate(out)
+        return predict_proba(self.model, x, self.normalize, self.device,
+                             batch_size or self.cfg.eval_batch_size)
 
     def _better(self, value: float, best: float | None) -> bool:
         if best is None:

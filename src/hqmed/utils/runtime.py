@@ -7,7 +7,10 @@ import platform
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -77,6 +80,20 @@ def environment_info() -> dict:
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "packages": {p: _version(p) for p in pkgs},
-        "git_commit": git_commit(),
+        # Outside the checkout (cwd elsewhere) the commit is that of the hqmed source tree.
+        "git_commit": git_commit() or git_commit(cwd=str(Path(__file__).resolve().parents[1])),
         "command": " ".join(sys.argv),
     }
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n)`` (None: unchanged); the count is restored after."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
