@@ -6,7 +6,13 @@ import argparse
 import io
 from pathlib import Path
 
+import numpy as np
+
 from hqmed.commands._common import add_predictor_arguments
+from hqmed.data.folders import load_image_files
+from hqmed.explain import RunExplainer, default_layer, overlay_png, resolve_target
+from hqmed.train.rundir import RunDir
+from hqmed.utils.io import atomic_write_bytes, atomic_write_json
 
 HELP = "Grad-CAM / Grad-CAM++ / saliency maps of a finished run on DICOM, PNG or JPEG files"
 
@@ -35,18 +41,12 @@ def _unique_stems(files: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from hqmed.explain import RunExplainer, default_layer, overlay_png, resolve_target
-    from hqmed.train.inference import RunPredictor, load_files
-    from hqmed.utils.io import atomic_write_bytes, atomic_write_json
-
-    predictor = RunPredictor(args.run, fold=args.fold, device=args.device)
+    predictor = RunDir(args.run).predictor(fold=args.fold, device=args.device)
     names = predictor.class_names
     target = resolve_target(args.target, names)
     explainer = RunExplainer(predictor)
     layer = None if args.method == "saliency" else (args.layer or default_layer(explainer.members[0].model))
-    ds = load_files(args.files, channels=predictor.source_channels, size=predictor.input_shape[1:])
+    ds = load_image_files(args.files, channels=predictor.source_channels, size=predictor.input_shape[1:])
     images = predictor.prepare(ds).images
     maps, probs, targets = explainer.explain(images, target, args.method, layer)
     out = Path(args.out)

@@ -147,3 +147,22 @@ def load_image_folder(root: str | os.PathLike, image_size: int = 224, channels: 
     path = log.finish()
     ds.meta.attrs["skip_report"] = str(path) if path else None
     return {"all": ds}
+
+
+def load_image_files(paths: list[str | Path], channels: int = 3, size: tuple[int, int] | None = None):
+    """ImageDataset (labels -1) of PNG/JPEG/DICOM files, each resized to ``size`` (H, W) (default:
+    the first file's size); its meta ``path`` keeps each file name."""
+    if not paths:
+        raise ConfigError("FILES: expected at least one image file; got none")
+    arrays = []
+    for p in paths:
+        if not Path(p).is_file():
+            raise DataError(f"{Path(p).resolve()}: expected an image file (PNG, JPEG or DICOM); "
+                            "got no such file")
+        arrays.append(read_image_file(p, channels=channels))
+    h, w = size if size is not None else arrays[0].shape[-2:]
+    images = np.stack([a if a.shape[-2:] == (h, w) else resize_images(a, (h, w)) for a in arrays])
+    ids = [str(p) for p in paths]
+    meta = pd.DataFrame({"id": ids, "path": ids, "group": ids, "box": [None] * len(ids)})
+    return ImageDataset(images.astype(np.float32), np.full(len(ids), -1, dtype=np.int64),
+                        ["?"], meta, name="files")

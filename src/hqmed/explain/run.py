@@ -29,7 +29,7 @@ def resolve_target(target: str | int | None, class_names: list[str]) -> int | No
 
 
 class RunExplainer:
-    """Heat maps and probabilities of the fold model(s) a :class:`~hqmed.train.inference.RunPredictor`
+    """Heat maps and probabilities of the fold model(s) a :class:`~hqmed.train.rundir.RunPredictor`
     uses. An ensemble's map is the mean of its fold models' maps for the ensemble's target class."""
 
     def __init__(self, predictor):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from hqmed.data.transforms import Normalizer
+from hqmed.train.rundir import RunPredictor
 
 __all__ = ["NormalizedModel", "RunProbabilities"]
 
@@ -42,12 +43,6 @@ class RunProbabilities(nn.Module):
         return torch.stack(probs).mean(dim=0) if len(probs) > 1 else probs[0]
 
 
-def run_members(predictor) -> list[NormalizedModel]:
+def run_members(predictor: RunPredictor) -> list[NormalizedModel]:
     """One :class:`NormalizedModel` (eval mode, on ``predictor.device``) per fold that ``predictor`` uses."""
-    from hqmed.train.runner import load_fold_model
-
-    out = []
-    for fold in predictor.folds:
-        model, norm = load_fold_model(predictor.run_dir, fold, predictor.cfg, predictor.metrics)
-        out.append(NormalizedModel(model, norm).to(predictor.device).eval())
-    return out
+    return [NormalizedModel(model, norm).to(predictor.device).eval() for model, norm in predictor.models]

@@ -143,8 +143,9 @@ class RunPredictor:
             self.folds = [fold_i]
         self.device = auto_device(device)
         self.batch_size = batch_size
-        self._models = [run.load_fold_model(f, self.cfg) for f in self.folds]
-        for model, _ in self._models:
+        # (model in eval mode on ``device``, its fold's Normalizer), one per fold in ``folds``
+        self.models = [run.load_fold_model(f, self.cfg) for f in self.folds]
+        for model, _ in self.models:
             model.to(self.device)
 
     @property
@@ -170,9 +171,9 @@ class RunPredictor:
             raise DataError(f"images: expected prepared images (N, {', '.join(map(str, self.input_shape))}); "
                             f"got {tuple(images.shape)}")
         total = np.zeros((len(images), len(self.class_names)), dtype=np.float64)
-        for model, norm in self._models:
+        for model, norm in self.models:
             total += predict_proba(model, images, norm, self.device, self.batch_size)
-        return total / len(self._models)
+        return total / len(self.models)
 
     def predict_dataset(self, ds) -> np.ndarray:
         """(N, K) probabilities of an ImageDataset (prepared here to the run's input shape)."""
