@@ -17,9 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hqmed.export.onnx import export_onnx
-    from hqmed.train.inference import RunPredictor
+    from hqmed.train.rundir import RunDir
 
-    predictor = RunPredictor(args.run, fold=args.fold, device="cpu")
+    predictor = RunDir(args.run).predictor(fold=args.fold, device="cpu")
     graph, meta = export_onnx(predictor, args.out)
     print(f"{graph}: {predictor.description}, input image (N, {', '.join(map(str, predictor.input_shape))}) "
           f"in [0, 1] -> probabilities (N, {len(predictor.class_names)})")

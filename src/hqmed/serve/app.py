@@ -26,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from hqmed.errors import HqmedError
 from hqmed.explain import RunExplainer, default_layer, overlay_png
 from hqmed.serve.page import render_page
-from hqmed.train.inference import RunPredictor, load_files
+from hqmed.data.folders import load_image_files
+from hqmed.train.rundir import RunDir
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
 
@@ -49,7 +50,7 @@ def _safe_name(name: str | None) -> str:
 class _Service:
     def __init__(self, run_dir: str | Path, fold: str, method: str):
         self.run = str(run_dir)
-        self.predictor = RunPredictor(run_dir, fold=fold, device="cpu")
+        self.predictor = RunDir(run_dir).predictor(fold=fold, device="cpu")
         self.explainer = RunExplainer(self.predictor)
         self.method = method
         self.layer = None if method == "saliency" else default_layer(self.explainer.members[0].model)
@@ -64,7 +65,7 @@ class _Service:
             path.write_bytes(data)
             try:
                 with self.lock:
-                    ds = load_files([path], channels=p.source_channels, size=p.input_shape[1:])
+                    ds = load_image_files([path], channels=p.source_channels, size=p.input_shape[1:])
                     prob = p.predict_dataset(ds)[0]
                     if with_overlay:
                         images = p.prepare(ds).images

@@ -126,6 +126,7 @@ class RunPredictor:
     def __init__(self, run: RunDir, fold: int | str = "ensemble", device: str = "auto",
                  batch_size: int = 256):
         self.run = run
+        self.run_dir = run.path
         self.cfg = run.config()
         metrics = run.metrics()
         self.class_names: list[str] = list(metrics["class_names"])
