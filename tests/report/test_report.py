@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hqmed.report.html import SECTIONS, build_report, build_run_report
+from hqmed.report.html import SECTIONS, build_run_report
 from hqmed.report.results import load_study
 
 IMG_RE = re.compile(r'<img[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
-@pytest.fixture(scope="module")
-def report(fake_study):
-    path = build_report(fake_study)
-    return path, path.read_text(encoding="utf-8")
+@pytest.fixture
+def report(fake_report):
+    return fake_report
 
 
 def test_report_file_exists_with_every_section(report):
@@ -46,8 +45,8 @@ def test_report_has_no_external_references(report):
 def test_every_figure_decodes_as_png(report):
     _, text = report
     blobs = IMG_RE.findall(text)
-    # 6 runs x (curves, confusion, roc) + reliability x2 + per-fold x2 + dca x3 + sweep x2
-    assert len(blobs) == 6 * 3 + 2 + 2 + 3 + 2
+    # 6 runs x (confusion, roc) + per dataset (curves, reliability, per-fold) x2 + dca x3 + sweep x2
+    assert len(blobs) == 6 * 2 + 3 * 2 + 3 + 2
     assert len(blobs) == text.count("<img")
     for b in blobs:
         raw = base64.b64decode(b, validate=True)
@@ -58,20 +57,26 @@ def test_every_figure_decodes_as_png(report):
 
 
 def test_tables_show_the_numbers_of_the_documents(fake_study, report):
-    """Spot-check: values in the tables equal those in the JSON documents (an independent read)."""
+    """Spot-check: values in the tables equal those in the JSON documents (an independent read),
+    written with 3 decimals, true minus signs and B − A differences."""
     _, text = report
     s = load_study(fake_study)
     c = next(c for c in s.comparisons if c["a"] == "litespinenet")
     t = c["ttest"]["accuracy"]
-    assert f"{t['t_critical']:.4f}" in text
-    delta = c["dca"]["compare"]["per_class"]["Osteophytes"]["delta"]
-    assert f"{delta:+.4f}" in text
+    assert f"{t['t_critical']:.2f}" in text
+    # the net-benefit table reads NB(B) − NB(A) at pt = 0.10 off the curves (grid 0.01 ... 0.99)
+    d = c["dca"]
+    k = d["a"]["thresholds"].index(0.1) if 0.1 in d["a"]["thresholds"] else \
+        min(range(len(d["a"]["thresholds"])), key=lambda i: abs(d["a"]["thresholds"][i] - 0.1))
+    nb_a = d["a"]["per_class"]["Osteophytes"]["net_benefit"][k]
+    nb_b = d["b"]["per_class"]["Osteophytes"]["net_benefit"][k]
+    assert f"{nb_b:.3f} / {nb_a:.3f}".replace("-", "\u2212") in text
     acc = s.run("retina", "hq_lcnet_050").metrics["oof"]["accuracy"]
-    assert f"{acc:.4f}" in text
-    # Δ of the width table: hybrid - classical of the fold means
+    assert f"{acc:.3f}" in text
+    # B − A of the width table: hybrid − classical of the fold means
     a = s.run("retina", "lcnet_100_tanh4").metrics["summary"]["accuracy"]["mean"]
     b = s.run("retina", "hq_lcnet_100").metrics["summary"]["accuracy"]["mean"]
-    assert f"{b - a:+.4f}" in text
+    assert f"{b - a:+.3f}".replace("-", "\u2212") in text
     assert "758,390" in text  # cost table formats parameter counts
 
 
@@ -87,9 +92,13 @@ def test_real_data_study_has_no_synthetic_banner(fake_study):
 def test_run_report_from_bare_run_directories(fake_study, tmp_path):
     runs = [fake_study / "runs" / "phantoms" / m for m in ("litespinenet", "hq_litespinenet")]
     text = build_run_report(runs, tmp_path / "r.html", title="two runs").read_text()
-    for sid, _ in SECTIONS:
-        assert f'id="{sid}"' in text
     assert "No pairwise comparison" in text
+    for sid in ("header", "at-a-glance", "warnings", "overall", "per-fold", "confusion", "roc",
+                "calibration", "methods"):
+        assert f'id="{sid}"' in text, sid
+    # sections with nothing to show are left out, and out of the contents
+    for sid in ("ttest", "classwise-ci", "dca", "external", "cost", "width-sweep"):
+        assert f'id="{sid}"' not in text and f'href="#{sid}"' not in text, sid
 
 
 def test_test_scores_average_the_fold_ensemble(fake_study):
@@ -110,4 +119,4 @@ def test_summary_markdown_lists_every_run_and_comparison(fake_study):
     assert md.count("\n| ") == len(s.runs)  # one row per run after header and separator
     assert md.count("\n- ") == len(s.comparisons)
     acc = s.run("phantoms", "litespinenet").metrics["test"]["accuracy"]
-    assert f"| {acc:.4f} |" in md
+    assert f"| {acc:.3f} |" in md

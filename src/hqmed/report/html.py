@@ -1,9 +1,14 @@
 """One self-contained HTML report: inline CSS, figures as base64 PNG, no external assets.
 
 ``build_report(study_dir)`` reads a study directory (:func:`hqmed.report.results.load_study`) and
-writes ``report.html`` atomically; ``render(study)`` returns the HTML text. Every section has a
-stable ``id`` (see :data:`SECTIONS`) so tests and links can find it; a section with nothing to show
-in a given study still appears, with a one-line note saying why.
+writes ``report.html`` atomically; ``render(study)`` returns the HTML text.
+
+Page order: the title and (for phantom studies) the synthetic-data banner, then "At a glance" (one
+sentence per comparison with its verdict), the "Warnings" box, the contents, and the sections of
+:data:`SECTIONS`. Every section has a stable ``id`` and is labelled with the split and number of
+images its numbers come from; a section with nothing to show in a given study is left out (and
+from the contents). A section is one function registered with :func:`section`: it returns its HTML
+(built with :func:`_section`) or "" to be left out, so new sections are one function each.
 """
 
 from __future__ import annotations
@@ -13,27 +18,30 @@ import datetime as _dt
 import html
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hqmed.report import plots, tables
+from hqmed.report import checks, plots, tables
+from hqmed.report.format import fmt, fmt_interval, fmt_signed, metric_name, p_is, split_label
 from hqmed.report.results import RunResult, StudyResults, load_run, load_study
 from hqmed.utils.io import atomic_write_text
 
-# (id, title) in page order. Tests check that every id is present in a rendered report.
+# (id, title) in page order, after the header, "At a glance" and the warnings box.
 SECTIONS: list[tuple[str, str]] = [
     ("header", "Study"),
     ("at-a-glance", "At a glance"),
+    ("warnings", "Warnings"),
     ("datasets", "Datasets and skipped datasets"),
     ("overall", "Overall metrics (LiteSpineNet Table 3)"),
-    ("per-fold", "Per-fold accuracy and AUC"),
+    ("per-fold", "Per-fold accuracy and AUROC"),
     ("ttest", "Paired t-tests and McNemar (Table 4)"),
     ("classwise-ci", "Class-wise confidence intervals (Table 5)"),
     ("dca", "Decision-curve analysis (Table 6)"),
     ("external", "External validation (Table 7)"),
     ("cost", "Computational cost (Table 8)"),
-    ("width-sweep", "LCNet width sweep (LCNet Tables 1-4)"),
+    ("width-sweep", "LCNet width sweep (LCNet Tables 1–4)"),
     ("per-class", "Per-class accuracy"),
     ("curves", "Training and validation curves"),
     ("confusion", "Confusion matrices"),
@@ -42,44 +50,79 @@ SECTIONS: list[tuple[str, str]] = [
     ("methods", "Methods and reproduction"),
 ]
 
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How to present a study. ``dca_thresholds``: threshold probabilities of the net-benefit table."""
+
+    dca_thresholds: tuple[float, ...] = tables.DCA_THRESHOLDS
+
+
+Builder = Callable[[StudyResults, ReportOptions], str]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def section(sid: str) -> Callable[[Builder], Builder]:
+    """Register the builder of section ``sid`` (which must be listed in :data:`SECTIONS`)."""
+    if sid not in dict(SECTIONS):
+        raise KeyError(f"section id: expected one of {[s for s, _ in SECTIONS]}; got {sid!r}")
+
+    def register(fn: Builder) -> Builder:
+        _BUILDERS[sid] = fn
+        return fn
+
+    return register
+
+
 CSS = """
-:root{--fg:#1d2430;--muted:#5b6675;--line:#dde2ea;--bg:#fff;--soft:#f5f7fa;--acc:#0b62a4;
---pos:#137333;--neg:#b3261e}
+:root{--fg:#1d2430;--muted:#556070;--line:#dde2ea;--bg:#fff;--soft:#f5f7fa;--acc:#0b62a4;
+--pos:#137333;--neg:#b3261e;--warn:#8a5a00}
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
 color:var(--fg);background:var(--bg)}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 80px}
-h1{font-size:28px;margin:8px 0 4px}h2{font-size:21px;margin:44px 0 8px;padding-top:12px;
-border-top:2px solid var(--line)}h3{font-size:16px;margin:22px 0 6px}
-p.lead{color:var(--muted);margin:0 0 14px}
-.banner{background:#fff4d6;border:1px solid #e6b94a;border-left:6px solid #e0a100;padding:10px 14px;
-border-radius:6px;margin:12px 0}
-.meta{display:grid;grid-template-columns:170px 1fr;gap:4px 14px;background:var(--soft);
+main{max-width:1180px;margin:0 auto;padding:16px 28px 80px}
+h1{font-size:26px;line-height:1.25;margin:6px 0 8px}
+h2{font-size:21px;margin:40px 0 6px;padding-top:12px;border-top:2px solid var(--line)}
+h3{font-size:16px;margin:20px 0 6px}
+#at-a-glance h2,#warnings h2{border-top:0;margin-top:14px;padding-top:0}
+p.lead{color:var(--muted);margin:0 0 12px}
+p.data{font-size:13.5px;color:var(--muted);margin:0 0 10px}
+p.data b{color:var(--fg);font-weight:600}
+.banner{background:#fff4d6;border:1px solid #e6b94a;border-left:6px solid #e0a100;padding:8px 14px;
+border-radius:6px;margin:8px 0;font-size:14px}
+.meta{display:grid;grid-template-columns:minmax(110px,170px) 1fr;gap:4px 14px;background:var(--soft);
 padding:12px 16px;border-radius:8px;font-size:13.5px}
 .meta dt{color:var(--muted)}.meta dd{margin:0;word-break:break-word}
 code,.cmd{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 .cmd{display:block;background:#0f1720;color:#e6edf3;padding:8px 12px;border-radius:6px;
-white-space:pre-wrap}
+white-space:pre-wrap;word-break:break-all}
 nav#toc{background:var(--soft);border-radius:8px;padding:10px 16px;margin:18px 0}
-nav#toc ol{columns:2;margin:4px 0;padding-left:20px;font-size:14px}
+nav#toc ol{columns:2 260px;margin:4px 0;padding-left:20px;font-size:14px}
 nav#toc a{color:var(--acc);text-decoration:none}nav#toc a:hover{text-decoration:underline}
-.table-wrap{overflow-x:auto;margin:10px 0 18px}
-table{border-collapse:collapse;font-size:13px;min-width:50%}
-caption{caption-side:top;text-align:left;color:var(--muted);font-size:13px;padding:0 0 6px;
-max-width:1100px}
-th,td{border-bottom:1px solid var(--line);padding:5px 9px;vertical-align:top;white-space:nowrap}
-th{background:var(--soft);text-align:left;font-weight:600;white-space:nowrap}
+ul.glance{padding-left:20px;margin:6px 0}ul.glance li{margin:6px 0;max-width:75em}
+.verdict{font-weight:700}
+#warnings .box{background:#fff8e6;border:1px solid #f0d28a;border-radius:8px;padding:6px 14px}
+#warnings ul{margin:4px 0;padding-left:20px}#warnings li{margin:3px 0;font-size:14px}
+.ok{color:var(--pos)}
+.tbl{margin:12px 0 20px;max-width:100%}
+p.caption{font-size:13.5px;color:var(--muted);margin:0 0 6px;max-width:75em}
+.table-wrap{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:13px}
+th,td{border-bottom:1px solid var(--line);padding:5px 8px;vertical-align:top;text-align:left}
+th{background:var(--soft);font-weight:600}
 tbody tr:nth-child(even){background:#fafbfc}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num small{white-space:nowrap;color:var(--muted)}
 td.pos{color:var(--pos);font-weight:700}td.neg{color:var(--neg)}
 td.best{font-weight:700}td.muted{color:var(--muted)}
-p.note{font-size:12.5px;color:var(--muted);margin:4px 0}
+p.note{font-size:13px;color:var(--muted);margin:4px 0;max-width:75em}
 .empty{color:var(--muted);font-style:italic;background:var(--soft);padding:8px 12px;border-radius:6px}
-.figs{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
-figure{margin:8px 0;max-width:100%}figure img{max-width:100%;height:auto;border:1px solid var(--line);
-border-radius:6px;background:#fff}
-figcaption{font-size:13px;color:var(--muted);max-width:760px;margin-top:4px}
-ul.glance li{margin:3px 0}
+.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,460px),1fr));gap:18px;
+align-items:start}
+figure{margin:8px 0;min-width:0}figure.wide{grid-column:1/-1}
+figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px;
+background:#fff}
+figcaption{font-size:13.5px;color:var(--muted);margin-top:4px}
 .tag{display:inline-block;background:#e8f0fb;color:var(--acc);border-radius:4px;padding:0 6px;
 font-size:12px;margin-right:4px}
 footer{margin-top:50px;color:var(--muted);font-size:12.5px}
@@ -87,40 +130,86 @@ footer{margin-top:50px;color:var(--muted);font-size:12.5px}
 
 
 def _img(png: bytes, alt: str) -> str:
-    return (f'<img alt="{html.escape(alt)}" '
+    font = getattr(png, "min_font_px", None)
+    data = f' data-min-font-px="{font:.1f}"' if font else ""
+    return (f'<img alt="{html.escape(alt)}"{data} '
             f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">')
 
 
-def _figure(fid: str, png: bytes, caption: str) -> str:
-    return (f'<figure id="{fid}">{_img(png, caption)}<figcaption>{html.escape(caption)}'
+def _figure(fid: str, png: bytes, caption: str, wide: bool = False) -> str:
+    cls = ' class="wide"' if wide else ""
+    return (f'<figure id="{fid}"{cls}>{_img(png, caption)}<figcaption>{html.escape(caption)}'
             "</figcaption></figure>")
+
+
+def _figs(figs: Sequence[str]) -> str:
+    return f'<div class="figs">{"".join(figs)}</div>' if figs else ""
 
 
 def _empty(text: str) -> str:
     return f'<p class="empty">{html.escape(text)}</p>'
 
 
-def _table(t: tables.Table, empty: str) -> str:
-    return tables.to_html(t) if t else _empty(empty)
+def _data(text: str) -> str:
+    """The "computed on" line under a section title: which split, how many images."""
+    return f'<p class="data"><b>Data:</b> {html.escape(text)}</p>'
 
 
 def _split_for_figures(r: RunResult) -> str:
     return "test" if r.scores("test") is not None else "val"
 
 
-def _split_name(split: str) -> str:
-    return "test split" if split == "test" else "out-of-fold validation predictions"
+def _n(r: RunResult, split: str) -> int | None:
+    s = r.scores(split)
+    return None if s is None else len(s[0])
+
+
+def _folds(r: RunResult) -> int | None:
+    return len(r.metrics.get("per_fold") or []) or None
+
+
+def _run_split_label(r: RunResult, split: str) -> str:
+    return split_label(split, _n(r, split), _folds(r) if split == "val" else None)
+
+
+def _splits_text(runs: Sequence[RunResult], pick: Callable[[RunResult], str]) -> str:
+    """"test split, n = 100" once when every run agrees, else per run."""
+    labels = {r.label: _run_split_label(r, pick(r)) for r in runs}
+    if len(set(labels.values())) == 1:
+        return next(iter(labels.values()))
+    return "; ".join(f"{k}: {v}" for k, v in labels.items())
 
 
 def _safe_id(*parts: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else "-" for ch in p) for p in parts).lower()
 
 
+def _datasets_of(s: StudyResults) -> list[str]:
+    return list(dict.fromkeys(r.dataset for r in s.runs))
+
+
+def _suffix(i: int) -> str:
+    return "" if i == 0 else f"-{i + 1}"
+
+
 # ------------------------------------------------------------------------------------------------
-# Sections
+# Header, at a glance, warnings, contents
 # ------------------------------------------------------------------------------------------------
 
 def _header(s: StudyResults) -> str:
+    meta = s.meta
+    banner = ""
+    if meta.get("synthetic"):
+        banner = ('<div class="banner" id="synthetic-banner"><strong>Synthetic data.</strong> The '
+                  "images in this study are procedurally generated spine phantoms "
+                  "(hqmed.data.phantoms), not patient radiographs. The numbers show that the "
+                  "pipeline works end to end; they say nothing about clinical performance.</div>")
+    return (f'<header id="header"><h1>{html.escape(meta.get("title") or "hqmed study report")}</h1>'
+            f"{banner}</header>")
+
+
+def _study_details(s: StudyResults) -> str:
+    """Machine, versions, seeds and the exact command (shown under "Methods and reproduction")."""
     meta = s.meta
     env = meta.get("environment") or (s.runs[0].environment if s.runs else {})
     pk = env.get("packages") or {}
@@ -142,187 +231,373 @@ def _header(s: StudyResults) -> str:
     ]
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
     command = meta.get("command") or env.get("command") or "–"
-    banner = ""
-    if meta.get("synthetic"):
-        banner = ('<div class="banner" id="synthetic-banner"><strong>Synthetic data.</strong> The '
-                  "images in this study are procedurally generated spine phantoms "
-                  "(hqmed.data.phantoms), not patient radiographs. The numbers show that the "
-                  "pipeline works end to end; they say nothing about clinical performance.</div>")
-    return (f'<header id="header"><h1>{html.escape(meta.get("title") or "hqmed study report")}</h1>'
-            f'<p class="lead">Classical against hybrid quantum-classical image classifiers: '
-            f"metrics, statistics and cost, laid out like the LiteSpineNet and LCNet papers.</p>"
-            f'{banner}<dl class="meta">{dl}</dl><h3>Exact command</h3>'
-            f'<code class="cmd">{html.escape(command)}</code></header>')
+    return (f'<dl class="meta" id="study-details">{dl}</dl><h3>Exact command</h3>'
+            f'<code class="cmd">{html.escape(command)}</code>')
 
 
-def _toc() -> str:
-    items = "".join(f'<li><a href="#{sid}">{html.escape(title)}</a></li>'
-                    for sid, title in SECTIONS[1:])
+def _toc(present: Sequence[str]) -> str:
+    titles = dict(SECTIONS)
+    items = "".join(f'<li><a href="#{sid}">{html.escape(titles[sid])}</a></li>'
+                    for sid in present if sid not in ("header", "at-a-glance", "warnings"))
     return f'<nav id="toc"><strong>Contents</strong><ol>{items}</ol></nav>'
 
 
-def _section(sid: str, body: str, lead: str = "") -> str:
+def _section(sid: str, body: str, lead: str = "", data: str = "") -> str:
     title = dict(SECTIONS)[sid]
     lead_html = f'<p class="lead">{html.escape(lead)}</p>' if lead else ""
-    return f'<section id="{sid}"><h2>{html.escape(title)}</h2>{lead_html}{body}</section>'
+    return (f'<section id="{sid}"><h2>{html.escape(title)}</h2>{_data(data) if data else ""}'
+            f"{lead_html}{body}</section>")
 
 
-def _glance(s: StudyResults) -> str:
+def _split_accuracy(r: RunResult, split: str):
+    block = r.metrics.get("test" if split == "test" else "oof")
+    return tables.metric(block, "accuracy")
+
+
+def glance_sentence(c: dict, a: RunResult, b: RunResult) -> str:
+    """One comparison in one sentence: verdict, accuracy B − A on the paired split with McNemar,
+    and the paired t-test over folds with its confidence interval and power caveat (df)."""
+    alpha = float(c.get("alpha") or 0.01)
+    mc = c.get("mcnemar") or {}
+    split = mc.get("split") or c.get("split") or "test"
+    n = mc.get("n")
+    acc_a, acc_b = _split_accuracy(a, split), _split_accuracy(b, split)
+    tt = (c.get("ttest") or {}).get("accuracy") or {}
+    d = tables.b_minus_a(tt) if tt and "error" not in tt else None
+
+    mc_sig = mc.get("p") is not None and float(mc["p"]) < alpha
+    mc_dir = None if not mc else ("B" if mc.get("c", 0) > mc.get("b", 0) else
+                                  "A" if mc.get("b", 0) > mc.get("c", 0) else None)
+    t_sig = bool(tt.get("significant")) if d else False
+    t_dir = None if not d or d["diff"] is None or d["diff"] == 0 else ("B" if d["diff"] > 0 else "A")
+    names = {"A": c["label_a"], "B": c["label_b"]}
+    winners = {w for w, sig in ((mc_dir, mc_sig), (t_dir, t_sig)) if sig and w}
+    if len(winners) == 1:
+        w = winners.pop()
+        other = "A" if w == "B" else "B"
+        verdict = f"{names[w]} ({w}) is more accurate than {names[other]} ({other})"
+    elif winners:
+        verdict = "The two tests disagree on which model is more accurate"
+    else:
+        verdict = f"No significant accuracy difference between {names['B']} (B) and {names['A']} (A)"
+
+    parts = [f"<span class='tag'>{html.escape(c['dataset'])}</span>"
+             f"<span class='verdict'>{html.escape(verdict)}</span> at α = {alpha:g}."]
+    on_split = []
+    if acc_a is not None and acc_b is not None:
+        on_split.append(f"accuracy {fmt(acc_b)} (B) vs {fmt(acc_a)} (A), B − A = "
+                        f"<b>{fmt_signed(float(acc_b) - float(acc_a))}</b>")
+    if mc:
+        on_split.append(f"McNemar {p_is(mc.get('p'))} ({_images(mc.get('b'))} only A "
+                        f"classifies correctly, {_images(mc.get('c'))} only B)")
+    if on_split:
+        parts.append(f"On the {html.escape(split_label(split, n))}: {'; '.join(on_split)}.")
+    if d and d["diff"] is not None:
+        level = f"{1 - float(tt.get('alpha', alpha)):.0%}"
+        caveat = ""
+        df = tt.get("df")
+        if df is not None and int(df) <= 4:
+            caveat = (f" With df = {df} the critical t is {fmt(tt.get('t_critical'), 2)}, so this "
+                      "test has little power: \u2018not significant\u2019 here is weak evidence of no "
+                      "difference.")
+        parts.append(f"Over the {tt.get('n', '?')} validation folds, mean accuracy B − A = "
+                     f"{fmt_signed(d['diff'])}, {level} CI {fmt_interval(d['lo'], d['hi'], (-1, 1))}; "
+                     f"paired t-test t = {fmt(d['t'], 2)}, df = {df}, {p_is(tt.get('p'))}."
+                     f"{caveat}")
+    elif tt and "error" in tt:
+        parts.append("The paired t-test over folds is not testable here "
+                     f"({html.escape(str(tt['error']))}).")
+    return " ".join(parts)
+
+
+def _images(k) -> str:
+    return "? images" if k is None else f"{k} image{'' if k == 1 else 's'}"
+
+
+@section("at-a-glance")
+def _glance(s: StudyResults, opt: ReportOptions) -> str:
     items = []
     for c in s.comparisons:
-        tt = (c.get("ttest") or {}).get("accuracy") or {}
         a, b = s.run(c["dataset"], c["a"]), s.run(c["dataset"], c["b"])
         if a is None or b is None:
             continue
-        acc_a = tables.metric(a.metrics.get("oof"), "accuracy")
-        acc_b = tables.metric(b.metrics.get("oof"), "accuracy")
-        auc_a = tables.metric(a.metrics.get("oof"), "auroc_macro")
-        auc_b = tables.metric(b.metrics.get("oof"), "auroc_macro")
-        txt = (f"<span class='tag'>{html.escape(c['dataset'])}</span>"
-               f"<b>{html.escape(c['label_b'])}</b> vs <b>{html.escape(c['label_a'])}</b>: "
-               f"OoF accuracy {tables.fmt(acc_b)} vs {tables.fmt(acc_a)}")
-        if acc_a is not None and acc_b is not None:
-            txt += f" (Δ {float(acc_b) - float(acc_a):+.4f})"
-        txt += f", macro AUC {tables.fmt(auc_b)} vs {tables.fmt(auc_a)}"
-        if tt.get("p") is not None:
-            verdict = "significant" if tt.get("significant") else "not significant"
-            txt += (f"; paired t-test on fold accuracy p = {tables.fmt(tt['p'])} ({verdict} at "
-                    f"α = {c.get('alpha', 0.01)})")
-        items.append(f"<li>{txt}.</li>")
-    if not items:
-        items = [f"<li>{html.escape(r.dataset)} · {html.escape(r.label)}: OoF accuracy "
-                 f"{tables.fmt(tables.metric(r.metrics.get('oof'), 'accuracy'))}</li>" for r in s.runs]
-    body = f'<ul class="glance">{"".join(items)}</ul>' if items else _empty("No finished runs yet.")
-    return _section("at-a-glance", body, "Each line: the second (usually hybrid) model against the "
-                    "first (usually classical) on pooled out-of-fold predictions. Δ > 0 favours the "
-                    "second model.")
+        items.append(f"<li>{glance_sentence(c, a, b)}</li>")
+    if items:
+        return _section("at-a-glance", f'<ul class="glance">{"".join(items)}</ul>',
+                        data="each sentence names its split and n; B − A > 0 favours B.")
+    rows = []
+    for r in s.runs:
+        split = _split_for_figures(r)
+        rows.append(f"<li><span class='tag'>{html.escape(r.dataset)}</span>"
+                    f"<b>{html.escape(r.label)}</b>: accuracy "
+                    f"{fmt(_split_accuracy(r, split))} on the "
+                    f"{html.escape(_run_split_label(r, split))}.</li>")
+    body = f'<ul class="glance">{"".join(rows)}</ul>' if rows else _empty("No finished runs yet.")
+    return _section("at-a-glance", body, "No pairwise comparison in this study.")
 
 
-def _datasets(s: StudyResults) -> str:
+@section("warnings")
+def _warnings(s: StudyResults, opt: ReportOptions) -> str:
+    found = checks.all_warnings(s.runs, s.comparisons)
+    if not found:
+        return _section("warnings", '<div class="box"><p class="ok">No run failed the checks '
+                        "(convergence, classes never predicted, degenerate decision curves, "
+                        "calibration).</p></div>")
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in found)
+    return _section("warnings", f'<div class="box"><ul>{items}</ul></div>')
+
+
+# ------------------------------------------------------------------------------------------------
+# Sections
+# ------------------------------------------------------------------------------------------------
+
+@section("datasets")
+def _datasets(s: StudyResults, opt: ReportOptions) -> str:
     by_ds: dict[str, list[RunResult]] = {}
     for r in s.runs:
         by_ds.setdefault(r.dataset, []).append(r)
     rows = []
     for ds, rs in by_ds.items():
-        n = len(rs[0].scores("val")[0]) if rs[0].scores("val") is not None else 0
-        t = rs[0].scores("test")
+        n = _n(rs[0], "val") or 0
         rows.append([tables.Cell(ds, ""), tables.Cell(str(len(rs[0].class_names))),
-                     tables.Cell(str(n)), tables.Cell(str(len(t[0]) if t else 0)),
+                     tables.Cell(f"{n:,}"), tables.Cell(f"{_n(rs[0], 'test') or 0:,}"),
                      tables.Cell(rs[0].protocol, ""), tables.Cell(", ".join(r.label for r in rs), "")])
-    t = tables.Table("tab-datasets", "Datasets used: number of classes, samples with out-of-fold (or "
-                     "validation) predictions and test samples, protocol and models.",
-                     ["Dataset", "Classes", "Val / OoF samples", "Test samples", "Protocol",
-                      "Models"], rows)
-    body = _table(t, "No dataset produced a finished run.")
-    skipped = s.skipped
-    if skipped:
+    t = tables.Table("tab-datasets", "Datasets used: number of classes, images with out-of-fold (or "
+                     "validation) predictions and test images, protocol and models.",
+                     ["Dataset", "Classes", "Validation / out-of-fold images", "Test images",
+                      "Protocol", "Models"], rows)
+    body = tables.to_html(t) if t else _empty("No dataset produced a finished run.")
+    if s.skipped:
         body += '<h3 id="skipped">Skipped datasets</h3><ul>' + "".join(
             f"<li><b>{html.escape(x['dataset'])}</b>: {html.escape(x['reason'])}</li>"
-            for x in skipped) + "</ul>"
+            for x in s.skipped) + "</ul>"
     else:
         body += '<p class="note" id="skipped">No dataset was skipped.</p>'
     return _section("datasets", body)
 
 
-def _per_fold(s: StudyResults) -> str:
+@section("overall")
+def _overall(s: StudyResults, opt: ReportOptions) -> str:
+    t = tables.overall_metrics(s.runs)
+    if not t:
+        return ""
+    return _section("overall", tables.to_html(t),
+                    data="each row names its data and n (folds: mean ± sd over the validation folds).")
+
+
+@section("per-fold")
+def _per_fold(s: StudyResults, opt: ReportOptions) -> str:
     figs, rows = [], []
+    runs = [r for r in s.runs if r.per_fold("accuracy")]
     for ds in _datasets_of(s):
-        rs = [r for r in s.runs if r.dataset == ds and r.per_fold("accuracy")]
+        rs = [r for r in runs if r.dataset == ds]
         if not rs:
             continue
         data = {r.label: {"accuracy": r.per_fold("accuracy"), "auroc_macro": r.per_fold("auroc_macro")}
                 for r in rs}
         figs.append(_figure(_safe_id("fig-per-fold", ds), plots.per_fold_metrics(data),
-                            f"{ds}: accuracy and macro AUC of every validation fold (dots) with the "
-                            "mean ± std (bar and whisker). Overlapping whiskers mean the fold-to-fold "
-                            "spread is as large as the gap between models."))
+                            f"{ds}: accuracy and macro AUROC of every validation fold (dots) with "
+                            "the mean (bar, value at its foot) ± sd (whisker); the axes start at 0. "
+                            "Overlapping whiskers mean the fold-to-fold spread is as large as the gap "
+                            "between models."))
         for r in rs:
             acc, auc = r.per_fold("accuracy"), r.per_fold("auroc_macro")
-            rows.append([tables.Cell(ds, ""), tables.Cell(r.label, "")]
-                        + [tables.Cell(f"{a:.4f} / {tables.fmt(u)}") for a, u in
-                           zip(acc, auc + [None] * (len(acc) - len(auc)))]
-                        + [tables.Cell(tables.fmt_pm(np.mean(acc), np.std(acc, ddof=1) if len(acc) > 1
-                                                     else 0.0)),
-                           tables.Cell(tables.fmt_pm(np.mean(auc), np.std(auc, ddof=1)) if len(auc) > 1
-                                       else tables.fmt(auc[0] if auc else None))])
-    k = max((len(r) - 4 for r in rows), default=0)
-    t = tables.Table("tab-per-fold", "Accuracy / macro AUC per fold; mean ± std (sample std, ddof=1).",
+            cells = [tables.Cell(f"{fmt(a)} / {fmt(u)}") for a, u in
+                     zip(acc, auc + [None] * (len(acc) - len(auc)))]
+            rows.append([tables.Cell(ds, ""), tables.Cell(r.label, "")] + cells
+                        + [tables.Cell(tables.fmt_pm(np.mean(acc), np.std(acc, ddof=1)
+                                                     if len(acc) > 1 else 0.0)),
+                           tables.Cell(tables.fmt_pm(np.mean(auc), np.std(auc, ddof=1))
+                                       if len(auc) > 1 else fmt(auc[0] if auc else None))])
+    if not rows:
+        return ""
+    k = max(len(r) - 4 for r in rows)
+    t = tables.Table("tab-per-fold", "Accuracy / macro AUROC of each validation fold; mean ± sd "
+                     "(sample sd, ddof = 1) over folds.",
                      ["Dataset", "Model"] + [f"Fold {i}" for i in range(k)]
-                     + ["Accuracy mean ± std", "AUC mean ± std"], rows)
-    body = (f'<div class="figs">{"".join(figs)}</div>' + tables.to_html(t)) if rows else \
-        _empty("No run recorded per-fold metrics (holdout runs have a single split).")
-    return _section("per-fold", body)
+                     + ["Accuracy mean ± sd", "AUROC mean ± sd"], rows).drop_constant("Dataset",
+                                                                                      "Dataset")
+    return _section("per-fold", _figs(figs) + tables.to_html(t),
+                    data=_splits_text(runs, lambda r: "val") + " (each fold scored on its own "
+                    "validation images).")
 
 
-def _datasets_of(s: StudyResults) -> list[str]:
-    return list(dict.fromkeys(r.dataset for r in s.runs))
+@section("ttest")
+def _ttest(s: StudyResults, opt: ReportOptions) -> str:
+    tt, mc = tables.ttests(s.comparisons), tables.mcnemar(s.comparisons)
+    if not tt and not mc:
+        return ""
+    body = (tables.to_html(tt) if tt else _empty("No comparison has two or more folds, so no paired "
+                                                  "t-test.")) + (tables.to_html(mc) if mc else "")
+    mc_split = "; ".join(sorted({split_label((c.get("mcnemar") or {}).get("split", "?"),
+                                             (c.get("mcnemar") or {}).get("n"))
+                                 for c in s.comparisons if c.get("mcnemar")}))
+    return _section("ttest", body, data=f"t-tests: the validation folds (one value per fold); "
+                    f"McNemar: {mc_split or '–'}.")
 
 
-def _dca_figs(s: StudyResults) -> str:
-    figs = []
-    for c in s.comparisons:
-        d = c.get("dca") or {}
-        if not d.get("a"):
-            continue
+def _positives(s: StudyResults, c: dict, split: str) -> dict[str, int] | None:
+    r = s.run(c["dataset"], c["a"])
+    sc = r.scores(split) if r is not None else None
+    if sc is None:
+        return None
+    counts = np.bincount(sc[0], minlength=len(r.class_names))
+    return {name: int(counts[k]) for k, name in enumerate(r.class_names)}
+
+
+@section("classwise-ci")
+def _classwise_ci(s: StudyResults, opt: ReportOptions) -> str:
+    names = s.class_names()
+    out, splits = [], set()
+    for i, c in enumerate(x for x in s.comparisons if x.get("ci")):
+        split = c["ci"].get("split", "test")
+        splits.add(split_label(split, (c.get("mcnemar") or {}).get("n")))
+        out.append(tables.to_html(tables.classwise_ci(c, names.get(c["dataset"], []),
+                                                      _positives(s, c, split),
+                                                      table_id=f"tab-ci{_suffix(i)}")))
+    if not out:
+        return ""
+    return _section("classwise-ci", "".join(out), data="; ".join(sorted(splits)) + "; "
+                    f"{tables.UNRELIABLE} marks intervals from fewer than {tables.MIN_POSITIVES} "
+                    "positives.")
+
+
+@section("dca")
+def _dca(s: StudyResults, opt: ReportOptions) -> str:
+    out, splits = [], set()
+    for i, c in enumerate(x for x in s.comparisons if (x.get("dca") or {}).get("a")):
+        d = c["dca"]
+        splits.add(split_label(d.get("split", "?"), (c.get("mcnemar") or {}).get("n")))
+        out.append(tables.to_html(tables.dca(c, opt.dca_thresholds, table_id=f"tab-dca{_suffix(i)}")))
         names = list(d["a"]["per_class"])
-        nb = {c[f"label_{side}"]: np.array([d[side]["per_class"][n]["net_benefit"] for n in names],
-                                           dtype=float).T for side in ("a", "b")}
+        nb = {f"{c['label_a']} (A)": np.array([d["a"]["per_class"][n]["net_benefit"] for n in names],
+                                              dtype=float).T,
+              f"{c['label_b']} (B)": np.array([d["b"]["per_class"][n]["net_benefit"] for n in names],
+                                              dtype=float).T}
         treat_all = np.array([d["a"]["per_class"][n]["treat_all"] for n in names], dtype=float).T
-        png = plots.decision_curves(np.asarray(d["a"]["thresholds"], dtype=float), nb,
-                                    treat_all, names,
-                                    f"{c['dataset']}: decision curves ({d.get('split', '')})")
-        figs.append(_figure(_safe_id("fig-dca", c["dataset"], c["a"], c["b"]), png,
-                            f"{c['dataset']}: net benefit of {c['label_b']} and {c['label_a']} per "
-                            "class against the threshold probability. A model is useful where its "
-                            "curve lies above both 'treat all' (grey) and 'treat none' (zero)."))
-    return "".join(figs)
+        png = plots.decision_curves(np.asarray(d["a"]["thresholds"], dtype=float), nb, treat_all,
+                                    names, f"{c['dataset']}: decision curves",
+                                    shade=(min(opt.dca_thresholds), max(opt.dca_thresholds)))
+        out.append(_figs([_figure(_safe_id("fig-dca", c["dataset"], c["a"], c["b"]), png,
+                                  f"{tables.comparison_title(c)}: net benefit per class against the "
+                                  "threshold probability. A model is useful where its curve lies "
+                                  "above both treat-all (grey) and treat-none (zero); the shaded band "
+                                  "is the range the table above averages over.", wide=True)]))
+    if not out:
+        return ""
+    return _section("dca", "".join(out), data="; ".join(sorted(splits)) + ".")
 
 
-def _width_sweep(s: StudyResults) -> str:
+@section("external")
+def _external(s: StudyResults, opt: ReportOptions) -> str:
+    t = tables.external(s.external)
+    if not t:
+        return ""
+    n = "; ".join(sorted({f"{e['external']}: n = {e.get('n', '?')} unlabelled images"
+                          for e in s.external}))
+    return _section("external", tables.to_html(t), data=n + " (no labels, so no accuracy).")
+
+
+@section("cost")
+def _cost(s: StudyResults, opt: ReportOptions) -> str:
+    t = tables.cost(s.cost)
+    if not t:
+        return ""
+    return _section("cost", tables.to_html(t), data="one image (batch 1) or one training batch, "
+                    "measured on this machine; no data split.")
+
+
+@section("width-sweep")
+def _width_sweep(s: StudyResults, opt: ReportOptions) -> str:
     rows = s.sweep_rows()
     if not rows:
-        return _section("width-sweep", _empty("This study declares no width sweep (LCNet classical "
-                                              "vs hybrid across widths)."))
+        return ""
     body = tables.to_html(tables.sweep_accuracy(rows)) + tables.to_html(tables.sweep_auc(rows))
     figs = []
     for (ds, sweep) in dict.fromkeys((r["dataset"], r["sweep"]) for r in rows):
         rr = [r for r in rows if r["dataset"] == ds and r["sweep"] == sweep]
         widths = [r["width"] for r in rr]
-        for key, name in (("accuracy", "accuracy"), ("auroc_macro", "macro AUC")):
+        for key in ("accuracy", "auroc_macro"):
+            name = metric_name(key)
             series = {}
             labels = {"a": rr[0]["a"].info.get("kind"), "b": rr[0]["b"].info.get("kind")}
             if not all(labels.values()) or labels["a"] == labels["b"]:
                 labels = {"a": "classical", "b": "hybrid"}
             for side, lab in labels.items():
                 stats = [tables._fold_stats(r[side], key) for r in rr]
-                series[lab] = ([np.nan if m is None else m for m, _ in stats],
-                               [0.0 if v is None else v for _, v in stats])
+                series[f"{lab} ({side.upper()})"] = ([np.nan if m is None else m for m, _ in stats],
+                                                    [0.0 if v is None else v for _, v in stats])
             png = plots.width_sweep(widths, series, name, f"{ds} · {sweep}: {name} vs width")
             figs.append(_figure(_safe_id("fig-sweep", ds, sweep, key), png,
-                                f"{ds} ({sweep}): {name} (mean ± std over folds) of the "
-                                f"{labels['a']} and {labels['b']} LCNet at each width; the lower "
-                                f"panel is {labels['b']} − {labels['a']}. The LCNet paper reports "
-                                "hybrid gains at small widths that vanish at 1.5-2.0."))
-    return _section("width-sweep", body + f'<div class="figs">{"".join(figs)}</div>')
+                                f"{ds} ({sweep}): {name} (mean ± sd over folds) of the "
+                                f"{labels['a']} (A) and {labels['b']} (B) LCNet at each width; the "
+                                "lower panel is B − A. The LCNet paper reports hybrid gains at "
+                                "small widths that vanish at 1.5–2.0."))
+    runs = [r[side] for r in rows for side in ("a", "b")]
+    return _section("width-sweep", body + _figs(figs),
+                    data=_splits_text(runs, lambda r: "val") + ".")
 
 
-def _run_figures(s: StudyResults, sid: str, make: Callable[[RunResult, str], tuple[bytes, str]] | None,
-                 empty: str) -> str:
+@section("per-class")
+def _per_class(s: StudyResults, opt: ReportOptions) -> str:
+    out = []
+    for i, ds in enumerate(_datasets_of(s)):
+        rs = [r for r in s.runs if r.dataset == ds and r.scores("val") is not None]
+        if rs:
+            out.append(tables.to_html(tables.per_class_accuracy(rs, f"tab-per-class{_suffix(i)}")))
+    if not out:
+        return ""
+    return _section("per-class", "".join(out),
+                    data=_splits_text(s.runs, lambda r: "val") + " (number of images per class in "
+                    "parentheses).")
+
+
+@section("curves")
+def _curves(s: StudyResults, opt: ReportOptions) -> str:
     figs = []
+    for ds in _datasets_of(s):
+        rs = [r for r in s.runs if r.dataset == ds and not r.history.empty]
+        if not rs:
+            continue
+        figs.append(_figure(_safe_id("fig-curves", ds), plots.training_curves(
+            {r.label: r.history for r in rs}),
+            f"{ds}: loss, accuracy and validation AUROC per epoch of "
+            f"{' and '.join(r.label for r in rs)} on shared axes, one colour per model. Thin lines "
+            "are folds, thick lines their mean; dashed = training, solid = validation. A widening "
+            "gap between them is over-fitting; a validation loss still falling at the end means "
+            "training stopped early.", wide=True))
+    if not figs:
+        return ""
+    return _section("curves", _figs(figs), data="training images and the validation images of each "
+                    "fold, per epoch.")
+
+
+def _run_figures(s: StudyResults, sid: str, make: Callable[[RunResult, str], tuple[bytes, str]]
+                 ) -> str:
+    figs, runs = [], []
     for r in s.runs:
         split = _split_for_figures(r)
         if r.scores(split) is None:
             continue
+        runs.append(r)
         png, cap = make(r, split)
         figs.append(_figure(_safe_id("fig", sid, r.dataset, r.model), png, cap))
-    body = f'<div class="figs">{"".join(figs)}</div>' if figs else _empty(empty)
-    return _section(sid, body)
+    if not figs:
+        return ""
+    return _section(sid, _figs(figs), data=_splits_text(runs, _split_for_figures)
+                    + " (test: the fold models' averaged probabilities).")
 
 
 def _confusion(r: RunResult, split: str) -> tuple[bytes, str]:
     png = plots.confusion_matrix(r.confusion(split), r.class_names, f"{r.dataset} · {r.label}")
-    return png, (f"{r.dataset} · {r.label}, {_split_name(split)}: counts and row percentages. The "
-                 "diagonal is each class's recall; off-diagonal mass shows which classes are confused.")
+    return png, (f"{r.dataset} · {r.label}, {_run_split_label(r, split)}: counts with row "
+                 "percentages (share of each true class); empty cells are zero. The diagonal is "
+                 "each class's recall; off-diagonal mass shows which classes are confused.")
+
+
+@section("confusion")
+def _confusion_section(s: StudyResults, opt: ReportOptions) -> str:
+    return _run_figures(s, "confusion", _confusion)
 
 
 def _roc(r: RunResult, split: str) -> tuple[bytes, str]:
@@ -341,31 +616,42 @@ def _roc(r: RunResult, split: str) -> tuple[bytes, str]:
         fpr, tpr, _ = roc_curve(onehot.ravel(), y_score.ravel())
         curves["micro"] = (fpr, tpr, auc(fpr, tpr))
     png = plots.roc_curves(curves, f"{r.dataset} · {r.label}")
-    return png, (f"{r.dataset} · {r.label}, {_split_name(split)}: one-vs-rest ROC curve per class "
-                 "with its AUC; the dashed black line is the micro average. Curves hugging the "
-                 "top-left corner separate that class well; the dotted diagonal is chance.")
+    return png, (f"{r.dataset} · {r.label}, {_run_split_label(r, split)}: one-vs-rest ROC curve "
+                 "per class with its AUROC (colour and line style per class); the thick grey line is "
+                 "the micro average, the thin dotted diagonal is chance. Classes absent from the "
+                 "split have no curve.")
 
 
-def _calibration(s: StudyResults) -> str:
-    figs = []
+@section("roc")
+def _roc_section(s: StudyResults, opt: ReportOptions) -> str:
+    return _run_figures(s, "roc", _roc)
+
+
+@section("calibration")
+def _calibration(s: StudyResults, opt: ReportOptions) -> str:
+    figs, runs = [], []
     for ds in _datasets_of(s):
-        curves, splits = {}, set()
+        curves, words = {}, []
         for r in (r for r in s.runs if r.dataset == ds):
             split = _split_for_figures(r)
-            y_true, y_score = r.scores(split)
-            curves[r.label] = reliability(y_true, y_score)
-            splits.add(split)
+            sc = r.scores(split)
+            if sc is None:
+                continue
+            runs.append(r)
+            curves[r.label] = reliability(*sc)
+            words.append(f"{r.label} is {checks.describe_confidence(checks.confidence_gap(*sc))} "
+                         f"(mean confidence − accuracy = {fmt_signed(checks.confidence_gap(*sc))})")
         if not curves:
             continue
-        eces = ", ".join(f"{k} {v['ece']:.3f}" for k, v in curves.items())
         png = plots.reliability_diagram(curves, f"{ds}: reliability")
         figs.append(_figure(_safe_id("fig-calibration", ds), png,
-                            f"{ds}, {' and '.join(_split_name(x) for x in sorted(splits))}: mean "
-                            "confidence of the predicted class against its accuracy in 10 "
-                            f"equal-width bins (lower panel: predictions per bin). ECE: {eces}. Points "
-                            "below the diagonal are over-confident."))
-    body = f'<div class="figs">{"".join(figs)}</div>' if figs else _empty("No predictions.")
-    return _section("calibration", body)
+                            f"{ds}: mean confidence of the predicted class against its accuracy in "
+                            "10 equal-width bins (lower panel: predictions per bin). Points below the "
+                            "diagonal are over-confident, above it under-confident. Here "
+                            + "; ".join(words) + "."))
+    if not figs:
+        return ""
+    return _section("calibration", _figs(figs), data=_splits_text(runs, _split_for_figures) + ".")
 
 
 def reliability(y_true: np.ndarray, y_score: np.ndarray, n_bins: int = 10) -> dict:
@@ -380,87 +666,67 @@ def reliability(y_true: np.ndarray, y_score: np.ndarray, n_bins: int = 10) -> di
             "count": [b["count"] for b in bins], "ece": float(ece)}
 
 
-def _curves(s: StudyResults) -> str:
-    figs = []
-    for ds in _datasets_of(s):
-        rs = [r for r in s.runs if r.dataset == ds and not r.history.empty]
-        for r in rs:
-            figs.append(_figure(_safe_id("fig-curves", ds, r.model),
-                                plots.training_curves({r.label: r.history}),
-                                f"{ds} · {r.label}: loss, accuracy and validation AUC per epoch. Thin "
-                                "lines are folds, thick lines their mean; dashed = training, solid = "
-                                "validation. A widening gap between them is over-fitting."))
-    body = f'<div class="figs">{"".join(figs)}</div>' if figs else _empty("No training history.")
-    return _section("curves", body)
-
-
-def _methods(s: StudyResults) -> str:
+@section("methods")
+def _methods(s: StudyResults, opt: ReportOptions) -> str:
     st = s.meta.get("statistics") or {}
+    lo, hi = min(opt.dca_thresholds), max(opt.dca_thresholds)
     items = [
-        "Out-of-fold (OoF) metrics pool the validation predictions of every fold, so each sample is "
+        "Every difference in this report is B − A: the second model of a comparison minus the "
+        "first (usually hybrid minus classical); a positive value favours B.",
+        "Out-of-fold (OoF) metrics pool the validation predictions of every fold, so each image is "
         "scored exactly once by a model that never saw it.",
         f"Paired t-tests compare the two models' per-fold metric values (two-tailed, α = "
         f"{st.get('alpha', 0.01)}); the critical t is the (1 − α/2) quantile of Student's t with "
-        "n − 1 degrees of freedom.",
-        "McNemar's test uses the discordant pairs of the two models' predictions on the same samples.",
+        "folds − 1 degrees of freedom, so with 3 folds (df = 2) only very large differences are "
+        "detectable.",
+        "McNemar's test uses the discordant pairs of the two models' predictions on the same images.",
         f"Class-wise confidence intervals are percentile bootstrap intervals at level "
-        f"{st.get('ci_level', 0.99)} over {st.get('n_boot', '?')} resamples of the scored samples "
-        "(stratified by class), for precision, recall and F1 of each class one-vs-rest.",
+        f"{st.get('ci_level', 0.99)} over {st.get('n_boot', '?')} resamples of the scored images "
+        "(stratified by class), for precision, recall and F1 of each class one-vs-rest, shown as "
+        f"[lo, hi] within [0, 1]; {tables.UNRELIABLE} marks classes with fewer than "
+        f"{tables.MIN_POSITIVES} images in the split.",
         "Decision curves: for each class one-vs-rest, NB(pt) = TP/n − FP/n · pt / (1 − pt) with a "
-        "positive call when the class probability ≥ pt; treat-all uses the class prevalence. The best "
-        "threshold is the one with the largest net benefit.",
+        "positive call when the class probability ≥ pt; treat-all uses the class prevalence. The "
+        f"table reads the curves at pt = {', '.join(fmt(x, 2) for x in opt.dca_thresholds)} and "
+        f"averages B − A over {fmt(lo, 2)}–{fmt(hi, 2)}.",
         "Test metrics of a cross-validated run average the probabilities of the K fold models "
         "(fold ensemble). External validation uses the same ensemble.",
-        "Every number can be regenerated with the exact command above: runs that finished (they hold "
-        "a DONE marker) are reused, everything else is recomputed.",
+        "Numbers have 3 decimals, p-values 3 significant digits (or < 0.001).",
+        "Every number can be regenerated with the exact command below: runs that finished (they "
+        "hold a DONE marker) are reused, everything else is recomputed.",
     ]
-    return _section("methods", "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+    return _section("methods", "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items)
+                    + "</ul>" + _study_details(s))
 
 
 # ------------------------------------------------------------------------------------------------
 # Assembly
 # ------------------------------------------------------------------------------------------------
 
-def render(s: StudyResults) -> str:
+def render(s: StudyResults, options: ReportOptions | None = None) -> str:
     """The complete HTML document of a study."""
-    names = s.class_names()
-    parts = [
-        _header(s), _toc(), _glance(s), _datasets(s),
-        _section("overall", _table(tables.overall_metrics(s.runs), "No finished runs.")),
-        _per_fold(s),
-        _section("ttest", _table(tables.ttests(s.comparisons), "No pairwise comparison with at "
-                                 "least two folds in this study.")
-                 + _table(tables.mcnemar(s.comparisons), "No McNemar test in this study.")),
-        _section("classwise-ci", _table(tables.classwise_ci(s.comparisons, names),
-                                        "No class-wise confidence intervals in this study.")),
-        _section("dca", _table(tables.dca(s.comparisons, names), "No decision-curve analysis in this "
-                               "study.") + f'<div class="figs">{_dca_figs(s)}</div>'),
-        _section("external", _table(tables.external(s.external), "No external validation was declared "
-                                    "in this study.")),
-        _section("cost", _table(tables.cost(s.cost), "No cost measurement in this study.")),
-        _width_sweep(s),
-        _section("per-class", _table(tables.per_class_accuracy(s.runs), "No finished runs.")),
-        _curves(s),
-        _run_figures(s, "confusion", _confusion, "No predictions."),
-        _run_figures(s, "roc", _roc, "No predictions."),
-        _calibration(s),
-        _methods(s),
-    ]
+    opt = options or ReportOptions()
+    built = [(sid, _BUILDERS[sid](s, opt)) for sid, _ in SECTIONS if sid in _BUILDERS]
+    built = [(sid, body) for sid, body in built if body]
+    present = [sid for sid, _ in built]
+    first = [body for sid, body in built if sid in ("at-a-glance", "warnings")]
+    rest = [body for sid, body in built if sid not in ("at-a-glance", "warnings")]
     title = html.escape(s.meta.get("title") or f"hqmed report · {s.meta.get('name', '')}")
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{title}</title><style>{CSS}</style></head><body><main>"
-            + "".join(parts)
+            + _header(s) + "".join(first) + _toc(present) + "".join(rest)
             + f"<footer>Generated by hqmed on {generated}. Self-contained: no network access is "
               "needed to view this file.</footer></main></body></html>\n")
 
 
-def build_report(study_dir: str | Path, out: str | Path | None = None) -> Path:
+def build_report(study_dir: str | Path, out: str | Path | None = None,
+                 options: ReportOptions | None = None) -> Path:
     """Render ``study_dir`` (a study directory) to ``out`` (default ``study_dir/report.html``)."""
     study = load_study(study_dir)
     out = Path(out) if out is not None else Path(study_dir) / "report.html"
-    atomic_write_text(out, render(study))
+    atomic_write_text(out, render(study, options))
     _readable(out)
     return out
 
@@ -472,13 +738,14 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def build_run_report(run_dirs: Sequence[str | Path], out: str | Path, title: str = "") -> Path:
+def build_run_report(run_dirs: Sequence[str | Path], out: str | Path, title: str = "",
+                     options: ReportOptions | None = None) -> Path:
     """A report of bare run directories (no comparisons): metrics, curves and figures only."""
     runs = [load_run(p) for p in run_dirs]
     env = runs[0].environment if runs else {}
     study = StudyResults(root=Path(out).parent, meta={"name": title or "runs", "environment": env,
                                                       "title": title or None},
                          runs=runs, comparisons=[], cost={}, external=[])
-    atomic_write_text(out, render(study))
+    atomic_write_text(out, render(study, options))
     _readable(Path(out))
     return Path(out)

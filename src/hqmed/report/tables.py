@@ -8,6 +8,10 @@ hybrid, Δ), Tables 3/4 (out-of-fold accuracy per width with Δ) and per-class a
 Each builder returns a :class:`Table` (plain data: caption, column names, rows of cells); ``to_html``
 renders one. Builders read the run results (:mod:`hqmed.report.results`) and the study's comparison,
 cost and external JSON documents, whose formats are given in :mod:`hqmed.study.runner`.
+
+Conventions (see :mod:`hqmed.report.format`): every difference is B − A, named; intervals are
+"[lo, hi]" clipped to the metric's range; class names are written out; a column whose value is the
+same in every row (e.g. a single dataset) is left out and named in the caption instead.
 """
 
 from __future__ import annotations
@@ -18,17 +22,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Metric name -> column title, in the order of the LiteSpineNet paper's Table 3 (its precision,
-# recall and F1 are weighted averages: its recall equals its accuracy), plus macro F1 and AUROC.
-OVERALL_COLUMNS = [
-    ("accuracy", "Accuracy"),
-    ("precision_weighted", "Precision (w)"),
-    ("recall_weighted", "Recall (w)"),
-    ("f1_weighted", "F1 (w)"),
-    ("f1_macro", "F1 (macro)"),
-    ("auroc_macro", "AUROC (macro)"),
-    ("auroc_micro", "AUROC (micro)"),
-]
+import numpy as np
+
+from hqmed.report.format import (
+    MINUS,
+    NDASH,
+    fmt,
+    fmt_interval,
+    fmt_p,
+    fmt_pm,
+    fmt_signed,
+    metric_name,
+    p_is,
+    split_label,
+)
+
+# The overall metrics in the order of the LiteSpineNet paper's Table 3 (its precision, recall and F1
+# are weighted averages: its recall equals its accuracy), plus macro F1 and AUROC.
+OVERALL_METRICS = ["accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "f1_macro",
+                   "auroc_macro", "auroc_micro"]
+
+# A class-wise interval from fewer positives than this is marked unreliable.
+MIN_POSITIVES = 10
+UNRELIABLE = "\u2020"  # dagger
+
+# Thresholds of the net-benefit table (the decision curves themselves use the full grid).
+DCA_THRESHOLDS = (0.05, 0.10, 0.20, 0.30, 0.40, 0.50)
 
 
 @dataclass
@@ -41,6 +60,8 @@ class Cell:
 
 @dataclass
 class Table:
+    """Plain table data. The caption is rendered above the table, outside its scroll container."""
+
     id: str
     caption: str
     columns: list[str]
@@ -49,6 +70,23 @@ class Table:
 
     def __bool__(self) -> bool:  # an empty table renders as a "not in this study" note
         return bool(self.rows)
+
+    def drop_constant(self, column: str, what: str) -> Table:
+        """Remove ``column`` when every row has the same value, naming it in the caption."""
+        if column not in self.columns or not self.rows:
+            return self
+        j = self.columns.index(column)
+        values = {_text(row[j]) for row in self.rows}
+        if len(values) == 1:
+            self.columns.pop(j)
+            for row in self.rows:
+                row.pop(j)
+            self.caption = f"{what}: {values.pop()}. {self.caption}"
+        return self
+
+
+def _text(cell: Cell | str) -> str:
+    return cell.text if isinstance(cell, Cell) else str(cell)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -77,36 +115,46 @@ def metric(d: Mapping[str, Any] | None, name: str) -> Any:
     return None
 
 
-def fmt(x: Any, digits: int = 4) -> str:
-    """A number with ``digits`` decimals; "–" for missing or non-finite values."""
-    if x is None:
-        return "–"
+def delta_cell(d: Any, digits: int = 3) -> Cell:
+    """A B − A cell: positive (in favour of B) in bold green, negative in red."""
     try:
-        xf = float(x)
+        d = float(d)
     except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(xf):
-        return "–"
-    if xf != 0 and (abs(xf) < 10 ** -digits or abs(xf) >= 1e6):
-        return f"{xf:.2e}"
-    return f"{xf:.{digits}f}"
+        return Cell(NDASH)
+    if not math.isfinite(d):
+        return Cell(NDASH)
+    text = fmt_signed(d, digits)
+    cls = "num pos" if d > 0 and text != fmt(0, digits) else "num neg" if d < 0 and \
+        text != fmt(0, digits) else "num"
+    return Cell(text, cls)
 
 
-def fmt_pm(mean: Any, std: Any, digits: int = 4) -> str:
-    return f"{fmt(mean, digits)} ± {fmt(std, digits)}" if mean is not None else "–"
+def b_minus_a(t: Mapping[str, Any]) -> dict[str, float | None]:
+    """A paired t-test document (either direction) as B − A: diff, its CI (lo, hi) and t.
+
+    hqmed.eval.statistics writes ``mean_diff`` = A − B; the report always shows B − A, so the sign
+    is read from the two means rather than assumed, and the interval and t follow it.
+    """
+    ma, mb, md = t.get("mean_a"), t.get("mean_b"), t.get("mean_diff")
+    if ma is None or mb is None:
+        return {"diff": None, "lo": None, "hi": None, "t": None}
+    diff = float(mb) - float(ma)
+    flip = md is not None and abs(float(md) + diff) < abs(float(md) - diff)  # md is A − B
+    lo, hi, tt = t.get("ci_low"), t.get("ci_high"), t.get("t")
+    if flip:
+        lo, hi = (None if hi is None else -float(hi)), (None if lo is None else -float(lo))
+        tt = None if tt is None else -float(tt)
+    return {"diff": diff, "lo": lo, "hi": hi, "t": tt}
 
 
-def _signed(d: Any, digits: int = 4) -> str:
-    return "–" if d is None or not math.isfinite(float(d)) else f"{float(d):+.{digits}f}"
+def comparison_title(c: Mapping[str, Any]) -> str:
+    """"dataset: B vs A" with the roles named, e.g. "phantoms: HQ-LiteSpineNet (B) vs LiteSpineNet (A)"."""
+    return f"{c['dataset']}: {c['label_b']} (B) vs {c['label_a']} (A)"
 
 
-def delta_cell(d: Any, digits: int = 4) -> Cell:
-    """A Δ cell: positive (in favour of the second/hybrid model) in bold green, negative in red."""
-    if d is None or not math.isfinite(float(d)):
-        return Cell("–")
-    d = float(d)
-    cls = "num pos" if d > 0 else "num neg" if d < 0 else "num"
-    return Cell(f"{d:+.{digits}f}", cls)
+def _n_of(c: Mapping[str, Any]) -> int | None:
+    mc = c.get("mcnemar") or {}
+    return mc.get("n")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -114,26 +162,34 @@ def delta_cell(d: Any, digits: int = 4) -> Cell:
 # ------------------------------------------------------------------------------------------------
 
 def overall_metrics(runs: Sequence) -> Table:
-    """Table 3: per run, the fold mean ± std, the pooled out-of-fold metrics and the test metrics."""
+    """Table 3: per run, the fold mean ± sd, the pooled out-of-fold metrics and the test metrics."""
     t = Table("tab-overall", "Overall metrics (mirrors LiteSpineNet Table 3). 'Folds' is the mean ± "
-              "sample std over the validation folds, 'OoF' pools all out-of-fold predictions, 'Test' is the held-"
-              "out test split (holdout, or the official test split scored by the fold ensemble).",
-              ["Dataset", "Model", "Data"] + [c for _, c in OVERALL_COLUMNS])
+              "sample sd over the validation folds, 'Out-of-fold' pools every fold's validation "
+              "predictions, 'Test' is the held-out test split (holdout, or the official test split "
+              "scored by the fold ensemble); n is the number of images each row is computed on.",
+              ["Dataset", "Model", "Data", "n"] + [metric_name(k) for k in OVERALL_METRICS])
     for r in runs:
         m = r.metrics
         summary = m.get("summary") or {}
         blocks = []
         if summary:
-            blocks.append(("Folds", lambda k, s=summary: _summary_cell(s, k)))
+            k = len(m.get("per_fold") or [])
+            blocks.append((f"Folds ({k})" if k else "Folds", "–",
+                           lambda key, s=summary: _summary_cell(s, key)))
         if m.get("oof"):
-            blocks.append(("OoF (val)" if r.protocol == "cv" else "Validation",
-                           lambda k, d=m["oof"]: fmt(metric(d, k))))
+            blocks.append(("Out-of-fold" if r.protocol == "cv" else "Validation", _n(r, "val"),
+                           lambda key, d=m["oof"]: fmt(metric(d, key))))
         if m.get("test"):
-            blocks.append(("Test", lambda k, d=m["test"]: fmt(metric(d, k))))
-        for name, get in blocks:
-            t.rows.append([Cell(r.dataset, ""), Cell(r.label, ""), Cell(name, "")]
-                          + [Cell(get(k)) for k, _ in OVERALL_COLUMNS])
-    return t
+            blocks.append(("Test", _n(r, "test"), lambda key, d=m["test"]: fmt(metric(d, key))))
+        for name, n, get in blocks:
+            t.rows.append([Cell(r.dataset, ""), Cell(r.label, ""), Cell(name, ""), Cell(str(n))]
+                          + [Cell(get(k)) for k in OVERALL_METRICS])
+    return t.drop_constant("Dataset", "Dataset")
+
+
+def _n(r, split: str) -> str:
+    s = r.scores(split)
+    return NDASH if s is None else f"{len(s[0]):,}"
 
 
 def _summary_cell(summary: Mapping[str, Any], key: str) -> str:
@@ -145,110 +201,160 @@ def _summary_cell(summary: Mapping[str, Any], key: str) -> str:
 
 def ttests(comparisons: Sequence[Mapping[str, Any]]) -> Table:
     """Table 4: paired two-tailed t-test over folds, per metric, for every declared comparison."""
-    t = Table("tab-ttest", "Paired two-tailed t-tests over folds (mirrors LiteSpineNet Table 4). "
-              "Mean difference = A − B; the difference is significant when |t| exceeds the critical t "
-              "at the stated α (0.01 in the paper).",
-              ["Dataset", "A", "B", "Metric", "n folds", "df", "mean A", "mean B", "mean diff (A−B)",
-               "t", "critical t", "p", "significant"])
+    alpha = next((c.get("alpha") for c in comparisons if c.get("alpha")), 0.01)
+    t = Table("tab-ttest", "Paired two-tailed t-tests over the validation folds (mirrors "
+              f"LiteSpineNet Table 4). B − A is the mean over folds of B's metric minus A's, with "
+              f"its {1 - alpha:.0%} confidence interval (clipped to [−1, 1]); t has the same sign. "
+              f"Significant when |t| exceeds the critical t at α = {alpha:g}. With few folds (df = "
+              "folds − 1) the critical t is large, so only very large differences can be detected.",
+              ["Comparison", "Metric", "Folds (df)", "Mean A", "Mean B", "B − A",
+               f"{1 - alpha:.0%} CI of B − A", "t", "Critical t", "p", "Significant"])
     untestable = False
     for c in comparisons:
         for name, r in (c.get("ttest") or {}).items():
+            head = [Cell(comparison_title(c), ""), Cell(metric_name(name), "")]
             if "error" in r:
                 untestable = True
-                t.rows.append([Cell(c["dataset"], ""), Cell(c["label_a"], ""),
-                               Cell(c["label_b"], ""), Cell(name, ""),
-                               Cell(f"not testable: {r['error']}", "muted")] + [Cell("–")] * 8)
+                t.rows.append(head + [Cell(f"not testable: {r['error']}", "muted")]
+                              + [Cell(NDASH)] * 8)
                 continue
+            d = b_minus_a(r)
             sig = r.get("significant")
-            t.rows.append([Cell(c["dataset"], ""), Cell(c["label_a"], ""), Cell(c["label_b"], ""),
-                           Cell(name, ""), Cell(str(r.get("n", "–"))), Cell(str(r.get("df", "–"))),
-                           Cell(fmt(r.get("mean_a"))), Cell(fmt(r.get("mean_b"))),
-                           Cell(_signed(r.get("mean_diff"))), Cell(fmt(r.get("t"), 3)),
-                           Cell(fmt(r.get("t_critical"), 4)), Cell(fmt(r.get("p"), 4)),
-                           Cell("yes" if sig else "no", "best" if sig else "muted")])
+            t.rows.append(head + [Cell(f"{r.get('n', NDASH)} ({r.get('df', NDASH)})"),
+                                  Cell(fmt(r.get("mean_a"))), Cell(fmt(r.get("mean_b"))),
+                                  delta_cell(d["diff"]),
+                                  Cell(fmt_interval(d["lo"], d["hi"], (-1.0, 1.0))),
+                                  Cell(fmt(d["t"], 2)), Cell(fmt(r.get("t_critical"), 2)),
+                                  Cell(fmt_p(r.get("p"))),
+                                  Cell("yes" if sig else "no", "best" if sig else "muted")])
     if untestable:
         t.note = ("Rows marked 'not testable' have a metric that is undefined in some fold (e.g. a "
                   "class absent from a fold), or fewer than two folds.")
-    return t
+    return t.drop_constant("Comparison", "Comparison")
 
 
 def mcnemar(comparisons: Sequence[Mapping[str, Any]]) -> Table:
     """McNemar's test on paired predictions (same samples, two models)."""
-    t = Table("tab-mcnemar", "McNemar's test on paired predictions: b = samples only A gets right, "
-              "c = samples only B gets right. A small p means the two models err on different cases "
-              "more often than chance allows.",
-              ["Dataset", "A", "B", "Data", "n", "b (A right, B wrong)", "c (A wrong, B right)",
-               "statistic", "p"])
+    t = Table("tab-mcnemar", "McNemar's test on paired predictions of the same images: it counts "
+              "the images only A classifies correctly and those only B does. A small p means the two "
+              "models err on different images more often than chance allows; the direction is "
+              "whichever of the two counts is larger.",
+              ["Comparison", "Data", "Both right", "Only A right", "Only B right", "Both wrong",
+               "Statistic", "p"])
     for c in comparisons:
         r = c.get("mcnemar")
         if not r:
             continue
-        t.rows.append([Cell(c["dataset"], ""), Cell(c["label_a"], ""), Cell(c["label_b"], ""),
-                       Cell(r.get("split", "–"), ""), Cell(str(r.get("n", "–"))),
-                       Cell(str(r.get("b", "–"))), Cell(str(r.get("c", "–"))),
-                       Cell(fmt(r.get("statistic"), 3)), Cell(fmt(r.get("p"), 4))])
-    return t
+        t.rows.append([Cell(comparison_title(c), ""), Cell(split_label(r.get("split", "?"),
+                                                                       r.get("n")), ""),
+                       Cell(str(r.get("both_correct", NDASH))), Cell(str(r.get("b", NDASH))),
+                       Cell(str(r.get("c", NDASH))), Cell(str(r.get("both_wrong", NDASH))),
+                       Cell(fmt(r.get("statistic"), 2)), Cell(fmt_p(r.get("p")))])
+    return t.drop_constant("Comparison", "Comparison")
 
 
-def classwise_ci(comparisons: Sequence[Mapping[str, Any]], class_names: Mapping[str, Sequence[str]]
-                 ) -> Table:
-    """Table 5: per class precision, recall and F1 with bootstrap confidence intervals."""
-    t = Table("tab-ci", "Class-wise precision (P), recall (R) and F1 with bootstrap confidence "
-              "intervals (mirrors LiteSpineNet Table 5). Each cell is the point estimate ± half the "
-              "interval width, as in the paper, with the percentile interval below it.", [])
-    width = 0
-    for c in comparisons:
-        ci = c.get("ci")
-        if not ci:
-            continue
-        names = list(class_names.get(c["dataset"], []))
-        width = max(width, len(names))
+def classwise_ci(c: Mapping[str, Any], class_names: Sequence[str],
+                 positives: Mapping[str, int] | None = None, table_id: str = "tab-ci") -> Table:
+    """Table 5 for one comparison: per class, precision, recall and F1 of A and B with intervals.
+
+    ``positives``: class name -> number of images of that class in the split; intervals from fewer
+    than :data:`MIN_POSITIVES` are marked unreliable (†).
+    """
+    ci = c.get("ci") or {}
+    level = ci.get("level")
+    t = Table(table_id, f"{comparison_title(c)}. Class-wise precision, recall and F1 with "
+              f"{fmt(level, 2) if level else ''} percentile-bootstrap confidence intervals [lo, hi] "
+              f"(mirrors LiteSpineNet Table 5), on the {split_label(ci.get('split', '?'), _n_of(c))}"
+              ". A cell with no interval is undefined (e.g. precision of a class never predicted).",
+              ["Class (positives)"] + [f"{side} {name}" for side in ("A", "B")
+                                       for name in ("precision", "recall", "F1")])
+    if not ci:
+        return t
+    unreliable = False
+    for name in class_names:
+        pos = None if positives is None else positives.get(name)
+        flag = pos is not None and pos < MIN_POSITIVES
+        unreliable |= flag
+        row: list[Cell | str] = [Cell(f"{name} ({NDASH if pos is None else pos})", "")]
         for side in ("a", "b"):
-            per_metric = (ci.get(side) or {}).get("per_class") or {}
-            label = c[f"label_{side}"]
-            for key, short in (("precision", "P"), ("recall", "R"), ("f1", "F1")):
-                per = per_metric.get(key) or {}
-                cells = [_ci_cell(per.get(n)) for n in names]
-                t.rows.append([Cell(c["dataset"], ""), Cell(label, ""),
-                               Cell(f"{ci.get('split', '')} · {fmt(ci.get('level'), 2)}", ""),
-                               Cell(short, "")] + cells)
-    t.columns = ["Dataset", "Model", "Data / level", "Metric"] + [f"Class {k}" for k in range(width)]
-    t.note = "; ".join(f"{d}: " + ", ".join(f"{k} = {n}" for k, n in enumerate(names))
-                       for d, names in class_names.items())
+            per = (ci.get(side) or {}).get("per_class") or {}
+            for key in ("precision", "recall", "f1"):
+                row.append(_ci_cell((per.get(key) or {}).get(name), flag))
+        t.rows.append(row)
+    if unreliable:
+        t.note = (f"{UNRELIABLE} fewer than {MIN_POSITIVES} images of the class in this split: the "
+                  "interval is unreliable (a bootstrap of so few positives can collapse to a single "
+                  "value).")
     return t
 
 
-def _ci_cell(e: Mapping[str, Any] | None) -> Cell:
+def _ci_cell(e: Mapping[str, Any] | None, unreliable: bool) -> Cell:
     if not e or e.get("estimate") is None:
-        return Cell("–")
-    lo, hi, est = e.get("low"), e.get("high"), e.get("estimate")
-    half = e.get("half_width")
-    return Cell(f"{fmt(est, 3)} ± {fmt(half, 3)}<br><small>[{fmt(lo, 3)}, {fmt(hi, 3)}]</small>")
+        return Cell(NDASH)
+    mark = UNRELIABLE if unreliable else ""
+    return Cell(f"{fmt(e.get('estimate'))}{mark}<br><small>"
+                f"{fmt_interval(e.get('low'), e.get('high'))}</small>",
+                "num muted" if unreliable else "num")
 
 
-def dca(comparisons: Sequence[Mapping[str, Any]], class_names: Mapping[str, Sequence[str]]) -> Table:
-    """Table 6: per class best threshold and maximum net benefit of each model, Δ = B − A."""
-    t = Table("tab-dca", "Decision-curve analysis per class, one-vs-rest (mirrors LiteSpineNet Table "
-              "6). Net benefit NB = TP/n − FP/n · pt/(1−pt); Δ = max NB of B − max NB of A, positive "
-              "(in favour of B, usually the hybrid) in bold green.",
-              ["Dataset", "Class", "B", "B best threshold", "B max NB", "A", "A best threshold",
-               "A max NB", "Δ (B − A)"])
-    for c in comparisons:
-        d = c.get("dca")
-        if not d:
-            continue
-        per = (d.get("compare") or {}).get("per_class") or {}
-        for k, (name, row) in enumerate(per.items()):
-            a, b = row.get("a") or {}, row.get("b") or {}
-            t.rows.append([Cell(c["dataset"], ""), Cell(f"{k} {name}", ""), Cell(c["label_b"], ""),
-                           Cell(fmt(b.get("best_threshold"), 2)), Cell(fmt(b.get("max_net_benefit"))),
-                           Cell(c["label_a"], ""), Cell(fmt(a.get("best_threshold"), 2)),
-                           Cell(fmt(a.get("max_net_benefit"))), delta_cell(row.get("delta"))])
+def net_benefit_at(thresholds: Sequence[float], curve: Sequence[float], t: float) -> float | None:
+    """The net benefit of a decision curve at threshold ``t`` (linear between grid points)."""
+    x = np.asarray(thresholds, dtype=float)
+    y = np.asarray(curve, dtype=float)
+    if x.size == 0 or t < x.min() - 1e-9 or t > x.max() + 1e-9:
+        return None
+    return float(np.interp(t, x, y))
+
+
+def mean_delta(thresholds: Sequence[float], nb_b: Sequence[float], nb_a: Sequence[float],
+               lo: float, hi: float) -> float | None:
+    """Mean of NB(B) − NB(A) over the decision-curve grid points in [lo, hi]."""
+    x = np.asarray(thresholds, dtype=float)
+    keep = (x >= lo - 1e-9) & (x <= hi + 1e-9)
+    if not keep.any():
+        return None
+    return float(np.mean(np.asarray(nb_b, dtype=float)[keep] - np.asarray(nb_a, dtype=float)[keep]))
+
+
+def dca(c: Mapping[str, Any], at: Sequence[float] = DCA_THRESHOLDS, table_id: str = "tab-dca") -> Table:
+    """Table 6 for one comparison: net benefit of B − A per class at the thresholds ``at``.
+
+    Each cell is NB(B) − NB(A) with both net benefits below it; the last column is the mean of that
+    difference over every threshold of the decision curve in [min(at), max(at)].
+    """
+    d = c.get("dca") or {}
+    lo, hi = min(at), max(at)
+    t = Table(table_id, f"{comparison_title(c)}. Net benefit NB = TP/n − FP/n · pt/(1 − pt) per "
+              f"class (one-vs-rest) on the {split_label(d.get('split', '?'), _n_of(c))}, at "
+              "clinically meaningful threshold probabilities pt: each cell is NB(B) − NB(A), with "
+              "NB(B) / NB(A) below it; positive (in favour of B) in bold green. 'Mean B − A' averages "
+              f"the difference over every threshold from {fmt(lo, 2)} to {fmt(hi, 2)}. Compare with "
+              "treat-all and treat-none in the figure: a model only helps where it beats both.",
+              ["Class"] + [f"pt = {fmt(x, 2)}" for x in at] + [f"Mean B − A, {fmt(lo, 2)}–{fmt(hi, 2)}"])
+    if not d.get("a") or not d.get("b"):
+        return t
+    ta, tb = d["a"]["thresholds"], d["b"]["thresholds"]
+    for name, ca in d["a"]["per_class"].items():
+        cb = d["b"]["per_class"].get(name) or {}
+        row: list[Cell | str] = [Cell(name, "")]
+        for x in at:
+            nb_a = net_benefit_at(ta, ca["net_benefit"], x)
+            nb_b = net_benefit_at(tb, cb.get("net_benefit", []), x)
+            if nb_a is None or nb_b is None:
+                row.append(Cell(NDASH))
+                continue
+            cell = delta_cell(nb_b - nb_a)
+            cell.text += f"<br><small>{fmt(nb_b)} / {fmt(nb_a)}</small>"
+            row.append(cell)
+        same_grid = np.allclose(ta, tb)
+        row.append(delta_cell(mean_delta(ta, cb.get("net_benefit", []), ca["net_benefit"], lo, hi)
+                              if same_grid else None))
+        t.rows.append(row)
     return t
 
 
 def external(ext: Sequence[Mapping[str, Any]]) -> Table:
-    """Table 7: per predicted class, mean confidence (count) and its std, per model and dataset."""
+    """Table 7: per predicted class, mean confidence (count) and its sd, per model and dataset."""
     cols: list[tuple[str, str]] = [(e["external"], e["label"]) for e in ext]
     classes: list[str] = []
     for e in ext:
@@ -256,18 +362,18 @@ def external(ext: Sequence[Mapping[str, Any]]) -> Table:
             if row["class"] not in classes:
                 classes.append(row["class"])
     t = Table("tab-external", "External validation on unlabelled data (mirrors LiteSpineNet Table 7): "
-              "for each class, the mean confidence of the samples predicted as that class, the number "
-              "of such samples in parentheses, and the std of the confidence. '–' = never predicted.",
+              "for each class, the mean confidence of the images predicted as that class, the number "
+              "of such images in parentheses, and the sd of the confidence. '–' = never predicted.",
               [])
-    t.columns = ["Class"]
+    t.columns = ["Predicted class"]
     for d, m in cols:
-        t.columns += [f"{d} · {m}<br>avg conf (n)", "std"]
+        t.columns += [f"{d} · {m}<br>mean confidence (n)", "sd"]
     for cname in classes:
         row: list[Cell | str] = [Cell(cname, "")]
         for e in ext:
             r = next((x for x in e.get("summary", []) if x["class"] == cname), None)
             if not r or not r.get("count"):
-                row += [Cell("–"), Cell("–")]
+                row += [Cell(NDASH), Cell(NDASH)]
             else:
                 row += [Cell(f"{fmt(r.get('mean_confidence'))} ({r['count']})"),
                         Cell(fmt(r.get("std_confidence")))]
@@ -278,12 +384,11 @@ def external(ext: Sequence[Mapping[str, Any]]) -> Table:
 
 
 COST_ROWS = [
-    ("input_shape", "Input (C x H x W)", None),
+    ("input_shape", "Input (channels × height × width)", None),
     ("trainable_params", "Trainable parameters", 0),
     ("flops", "FLOPs per image (forward, counted)", 0),
     ("latency_ms", "Inference latency, batch 1 (ms, median)", 3),
-    ("train_step_ms", "Training step (ms, median)", 1),
-    ("train_batch_size", "  at batch size", 0),
+    ("train_step_ms", "Training step (ms, median, at batch {train_batch_size})", 1),
     ("train_epoch_s", "Training time per epoch, measured in the run (s)", 2),
     ("train_total_s", "Training time, whole run, all folds (s)", 1),
     ("train_memory_mb", "Training memory estimate (MB)", 1),
@@ -301,6 +406,7 @@ COST_ROWS = [
     ("circuit_flops", "Circuit FLOPs estimate", 0),
     ("qpu_latency_ms", "QPU latency estimate per image (ms)", 2),
 ]
+_COST_FOLDED = {"train_batch_size"}  # shown inside another row's title
 
 
 def cost(cost_doc: Mapping[str, Mapping[str, Any]] | None) -> Table:
@@ -311,25 +417,40 @@ def cost(cost_doc: Mapping[str, Mapping[str, Any]] | None) -> Table:
               "layer). The QPU latency is an estimate from stated gate times and shots, not a "
               "measurement.", ["Metric"] + models)
     for key, title, digits in COST_ROWS:
-        vals = [(cost_doc[m] or {}).get(key) for m in models]
+        docs = [(cost_doc[m] or {}) for m in models]
+        vals = [d.get(key) for d in docs]
         if all(v is None for v in vals):
             continue
-        t.rows.append([Cell(title, "")] + [Cell(str(v) if digits is None else _fmt_int(v)
-                                                if digits == 0 else fmt(v, digits)) for v in vals])
+        if "{train_batch_size}" in title:
+            sizes = sorted({str(d.get("train_batch_size")) for d in docs
+                            if d.get("train_batch_size") is not None})
+            title = title.replace(" at batch {train_batch_size}", "" if not sizes else
+                                  f" at batch {' / '.join(sizes)}")
+        t.rows.append([Cell(title, "")] + [Cell(_cost_value(v, digits)) for v in vals])
+    known = {r[0] for r in COST_ROWS} | _COST_FOLDED
     extra = sorted({k for m in models for k, v in (cost_doc[m] or {}).items()
-                    if k not in {r[0] for r in COST_ROWS} and isinstance(v, (int, float, str))})
+                    if k not in known and isinstance(v, (int, float, str))})
     for key in extra:
         vals = [(cost_doc[m] or {}).get(key) for m in models]
-        t.rows.append([Cell(key, "muted")] + [Cell(fmt(v, 4) if isinstance(v, float) else
-                                                   ("–" if v is None else str(v))) for v in vals])
+        t.rows.append([Cell(key.replace("_", " "), "muted")]
+                      + [Cell(fmt(v) if isinstance(v, float) else
+                              (NDASH if v is None else str(v))) for v in vals])
     return t
+
+
+def _cost_value(v: Any, digits: int | None) -> str:
+    if digits is None:
+        if isinstance(v, (list, tuple)):
+            return " × ".join(str(x) for x in v)
+        return NDASH if v is None else str(v).replace("x", " × ")
+    return _fmt_int(v) if digits == 0 else fmt(v, digits)
 
 
 def _fmt_int(v: Any) -> str:
     if v is None:
-        return "–"
+        return NDASH
     try:
-        return f"{int(round(float(v))):,}"
+        return f"{int(round(float(v))):,}".replace("-", MINUS)
     except (TypeError, ValueError):
         return str(v)
 
@@ -346,13 +467,13 @@ def _fold_stats(run, key: str) -> tuple[float | None, float | None]:
 
 
 def sweep_auc(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
-    """LCNet Tables 1/2: macro and micro AUC (mean ± std over folds) per width; Δ = hybrid − classical."""
-    t = Table("tab-sweep-auc", "Macro- and micro-averaged AUC per LCNet width, mean ± std over the "
+    """LCNet Tables 1/2: macro and micro AUC (mean ± sd over folds) per width; B − A."""
+    t = Table("tab-sweep-auc", "Macro- and micro-averaged AUROC per LCNet width, mean ± sd over the "
               "validation folds (mirrors LCNet Tables 1 and 2). A = classical (or an ablation of the "
-              "quantum block, when the sweep name says so), B = hybrid; Δ = B − A (difference of the "
-              "fold means); positive Δ in bold green.",
-              ["Dataset", "Sweep", "Width", "A macro", "B macro", "Δ macro",
-               "A micro", "B micro", "Δ micro"])
+              "quantum block, when the sweep name says so), B = hybrid; B − A is the difference of "
+              "the fold means; positive in bold green.",
+              ["Dataset", "Sweep", "Width", "A macro", "B macro", "B − A macro",
+               "A micro", "B micro", "B − A micro"])
     for r in sweep_rows:
         cm, cs = _fold_stats(r["a"], "auroc_macro")
         hm, hs = _fold_stats(r["b"], "auroc_macro")
@@ -361,16 +482,17 @@ def sweep_auc(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
         t.rows.append([Cell(r["dataset"], ""), Cell(r["sweep"], ""), Cell(f"{r['width']:g}"),
                        Cell(fmt_pm(cm, cs)), Cell(fmt_pm(hm, hs)), delta_cell(_diff(hm, cm)),
                        Cell(fmt_pm(ci, cis)), Cell(fmt_pm(hi, his)), delta_cell(_diff(hi, ci))])
-    return t
+    return t.drop_constant("Dataset", "Dataset").drop_constant("Sweep", "Sweep")
 
 
 def sweep_accuracy(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
-    """LCNet Tables 3/4: out-of-fold accuracy per width, with Δ of the mean and of the std."""
-    t = Table("tab-sweep-acc", "Out-of-fold accuracy per LCNet width, mean ± std over folds and pooled "
-              "OoF (mirrors LCNet Tables 3 and 4). A = classical (or an ablation), B = hybrid; Δ mean "
-              "= B − A; Δ std < 0 means B is more stable across folds.",
-              ["Dataset", "Sweep", "Width", "A", "B", "Δ mean", "Δ std",
-               "A OoF", "B OoF", "Δ OoF"])
+    """LCNet Tables 3/4: out-of-fold accuracy per width, with B − A of the mean and of the sd."""
+    t = Table("tab-sweep-acc", "Out-of-fold accuracy per LCNet width, mean ± sd over folds and pooled "
+              "out-of-fold (mirrors LCNet Tables 3 and 4). A = classical (or an ablation), B = "
+              "hybrid; B − A of the mean and of the sd (a negative sd difference means B is more "
+              "stable across folds).",
+              ["Dataset", "Sweep", "Width", "A", "B", "B − A mean", "B − A sd",
+               "A out-of-fold", "B out-of-fold", "B − A out-of-fold"])
     for r in sweep_rows:
         cm, cs = _fold_stats(r["a"], "accuracy")
         hm, hs = _fold_stats(r["b"], "accuracy")
@@ -378,9 +500,9 @@ def sweep_accuracy(sweep_rows: Sequence[Mapping[str, Any]]) -> Table:
         ho = metric(r["b"].metrics.get("oof"), "accuracy")
         t.rows.append([Cell(r["dataset"], ""), Cell(r["sweep"], ""), Cell(f"{r['width']:g}"),
                        Cell(fmt_pm(cm, cs)), Cell(fmt_pm(hm, hs)), delta_cell(_diff(hm, cm)),
-                       Cell(fmt(_diff(hs, cs))), Cell(fmt(co)), Cell(fmt(ho)),
+                       Cell(fmt_signed(_diff(hs, cs))), Cell(fmt(co)), Cell(fmt(ho)),
                        delta_cell(_diff(ho, co))])
-    return t
+    return t.drop_constant("Dataset", "Dataset").drop_constant("Sweep", "Sweep")
 
 
 def _diff(a: Any, b: Any) -> float | None:
@@ -389,35 +511,39 @@ def _diff(a: Any, b: Any) -> float | None:
     return float(a) - float(b)
 
 
-def per_class_accuracy(runs: Sequence) -> Table:
-    """Per-class accuracy (recall of each class) on the pooled out-of-fold predictions."""
-    width = max((len(r.class_names) for r in runs), default=0)
-    t = Table("tab-per-class", "Per-class accuracy (= recall of the class) on the pooled out-of-fold "
-              "predictions, as in the LCNet paper's per-class analysis; the best model per class and "
-              "dataset is in bold.", ["Dataset", "Model"] + [f"Class {k}" for k in range(width)])
-    by_ds: dict[str, list] = {}
-    for r in runs:
-        by_ds.setdefault(r.dataset, []).append(r)
-    for ds, rs in by_ds.items():
-        vals = [r.per_class_accuracy() for r in rs]
-        best = [max((v[k] for v in vals if v is not None and k < len(v)), default=None)
-                for k in range(width)]
-        for r, v in zip(rs, vals):
-            cells = []
-            for k in range(width):
-                x = v[k] if v is not None and k < len(v) else None
-                cls = "num best" if x is not None and best[k] is not None and x == best[k] else "num"
-                cells.append(Cell(fmt(x), cls))
-            t.rows.append([Cell(ds, ""), Cell(r.label, "")] + cells)
-        t.note += (f"{ds}: " + ", ".join(f"{k} = {n}" for k, n in enumerate(rs[0].class_names))
-                   + ". ")
+def per_class_accuracy(runs: Sequence, table_id: str = "tab-per-class") -> Table:
+    """Per-class accuracy (recall of each class) on the pooled out-of-fold predictions.
+
+    ``runs`` share one dataset: one row per class (its full name and number of images), one column
+    per model; the best model per class is in bold.
+    """
+    names = list(runs[0].class_names) if runs else []
+    first = runs[0] if runs else None
+    y = first.scores("val") if first is not None else None
+    counts = np.bincount(y[0], minlength=len(names)) if y is not None else None
+    n = NDASH if y is None else f"{len(y[0]):,}"
+    t = Table(table_id, f"{first.dataset if first else ''}: per-class accuracy (= recall of the "
+              f"class) on the pooled out-of-fold validation predictions, n = {n}, as in the LCNet "
+              "paper's per-class analysis; the best model per class is in bold.",
+              ["Class (images)"] + [r.label for r in runs])
+    vals = [r.per_class_accuracy() for r in runs]
+    for k, name in enumerate(names):
+        xs = [v[k] if v is not None and k < len(v) else None for v in vals]
+        finite = [x for x in xs if x is not None and math.isfinite(x)]
+        best = max(finite) if finite else None
+        if best is not None and finite.count(best) == len(runs):
+            best = None  # a tie of every model has no best
+        label = f"{name} ({counts[k]})" if counts is not None else name
+        t.rows.append([Cell(label, "")] + [
+            Cell(fmt(x), "num best" if best is not None and x == best and len(runs) > 1 else "num")
+            for x in xs])
     return t
 
 
 def summary_markdown(runs: Sequence, comparisons: Sequence[Mapping[str, Any]] = ()) -> str:
-    """A Markdown table of every run (fold mean ± std, OoF and test accuracy / macro AUC) and one
-    line per comparison (paired t-test on fold accuracy), e.g. for a README."""
-    lines = ["| dataset | model | acc. folds (mean ± std) | AUC folds (mean ± std) | OoF acc. | "
+    """A Markdown table of every run (fold mean ± sd, OoF and test accuracy / macro AUC) and one
+    line per comparison (paired t-test on fold accuracy, B − A), e.g. for a README."""
+    lines = ["| dataset | model | acc. folds (mean ± sd) | AUC folds (mean ± sd) | OoF acc. | "
              "OoF AUC | test acc. | test AUC |", "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         m = r.metrics
@@ -434,10 +560,12 @@ def summary_markdown(runs: Sequence, comparisons: Sequence[Mapping[str, Any]] = 
         t = (c.get("ttest") or {}).get("accuracy") or {}
         mc = c.get("mcnemar") or {}
         if t.get("p") is not None or mc.get("p") is not None:
-            bullets.append(f"- {c['dataset']}: {c.get('label_b', c['b'])} vs {c.get('label_a', c['a'])}: "
-                         f"paired t-test on fold accuracy t = {fmt(t.get('t'), 3)}, "
-                         f"p = {fmt(t.get('p'), 4)}; McNemar ({mc.get('split', '?')}) "
-                         f"p = {fmt(mc.get('p'), 4)}")
+            d = b_minus_a(t)
+            bullets.append(f"- {c['dataset']}: {c.get('label_b', c['b'])} (B) vs "
+                           f"{c.get('label_a', c['a'])} (A): fold accuracy B − A "
+                           f"{fmt_signed(d['diff'])}, paired t-test t = {fmt(d['t'], 2)} "
+                           f"(df = {t.get('df', '?')}), {p_is(t.get('p'))}; McNemar "
+                           f"({mc.get('split', '?')}, n = {mc.get('n', '?')}) {p_is(mc.get('p'))}")
     return "\n".join(lines + ([""] + bullets if bullets else []))
 
 
@@ -457,7 +585,8 @@ def _safe(text: str) -> str:
 
 
 def to_html(t: Table) -> str:
-    """Render a table as an HTML ``<table>`` with a caption and an optional note below it."""
+    """A table with its caption above and its note below, both outside the horizontal scroll box
+    (so they stay readable on a narrow screen while a wide table scrolls)."""
     head = "".join(f"<th>{_safe(c)}</th>" for c in t.columns)
     body = []
     for row in t.rows:
@@ -468,5 +597,6 @@ def to_html(t: Table) -> str:
             cells.append(f"<td{cls}>{_safe(c.text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = f'<p class="note">{_safe(t.note)}</p>' if t.note else ""
-    return (f'<div class="table-wrap"><table id="{t.id}"><caption>{_safe(t.caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</div>")
+    return (f'<div class="tbl"><p class="caption" id="{t.id}-caption">{_safe(t.caption)}</p>'
+            f'<div class="table-wrap"><table id="{t.id}" aria-describedby="{t.id}-caption">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}</div>")
