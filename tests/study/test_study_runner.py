@@ -13,7 +13,7 @@ import pytest
 import yaml
 from report_fakes import SPINE, make_run
 
-import hqmed.study.runner as study_runner
+import hqmed.train.executor as train_executor
 from hqmed.cli import main
 from hqmed.errors import DataNotFoundError
 from hqmed.study.config import parse_study
@@ -57,7 +57,7 @@ class FakeTrainer:
 def fake(monkeypatch):
     def install(**kw):
         f = FakeTrainer(**kw)
-        monkeypatch.setattr(study_runner, "run_experiment", f)
+        monkeypatch.setattr(train_executor, "run_experiment", f)
         return f
     return install
 

@@ -27,3 +27,17 @@ def emit_json(doc: dict, args: argparse.Namespace) -> bool:
         print()
         return True
     return False
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor/--address/--workers``: where the units (one fold each) of a study or CV run."""
+    parser.add_argument("--executor", choices=["serial", "ray"], default="serial",
+                        help="serial (default): one unit after another in this process; ray: each "
+                             "unit a Ray task (pip install 'hqmed[ray]'); same outputs either way")
+    parser.add_argument("--address", default=None, metavar="ADDR",
+                        help="with --executor ray: join a running cluster ('auto' after "
+                             "'ray start --head', or ray://host:port); default: a local Ray that "
+                             "starts and stops with the command")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="with --executor ray and no --address: CPUs of the local Ray "
+                             "(default: all cores)")

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from hqmed.commands._common import add_executor_arguments
+
 HELP = "run a study (models x datasets, comparisons, cost, external) and write an HTML report"
 
 
@@ -26,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a study key, e.g. --set base.epochs=1 (repeatable)")
     parser.add_argument("--report-only", action="store_true",
                         help="only rebuild out/report.html from the finished runs")
+    add_executor_arguments(parser)
 
 
 def resolve_config(name: str) -> Path:
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         command = "hqmed " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
         t0 = time.perf_counter()
         path = run_study(cfg, out, data_root=args.data_root, command=command,
-                         progress=lambda line: print(line, flush=True), source=str(args.config))
+                         progress=lambda line: print(line, flush=True), source=str(args.config),
+                         executor=args.executor, address=args.address, workers=args.workers)
         print(f"study finished in {time.perf_counter() - t0:.0f} s", flush=True)
     study = load_study(out)
     if study.runs:

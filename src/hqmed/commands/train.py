@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hqmed.train.config import load_config
+from hqmed.train.executor import Job, run_jobs, unit_config
 from hqmed.train.rundir import RunDir
 from hqmed.train.runner import run_experiment
 
@@ -72,7 +73,15 @@ def run_protocol(args: argparse.Namespace, forced: list[str]) -> int:
     if args.data_root:
         cfg.data.data_root = str(args.data_root)
     out = Path(args.out) if args.out else Path("runs") / cfg.name / f"{cfg.model.name}-{cfg.protocol.kind}"
-    run_dir = run_experiment(cfg, out, resume=args.resume, progress=args.progress)
+    executor = getattr(args, "executor", None)  # hqmed cv only
+    if executor is None:
+        run_dir = run_experiment(cfg, out, resume=args.resume, progress=args.progress)
+    elif executor == "serial" and args.address is None and args.workers is None:
+        run_dir = run_experiment(unit_config(cfg), out, resume=args.resume, progress=args.progress)
+    else:
+        run_jobs([Job(cfg.name, cfg, out)], executor, address=args.address, workers=args.workers,
+                 resume=args.resume, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        run_dir = out
     metrics = RunDir(run_dir).metrics()
     if args.json:
         json.dump(metrics, sys.stdout, indent=2)

@@ -47,9 +47,9 @@ from hqmed.report.html import build_report
 from hqmed.report.results import RunResult, load_run
 from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs, substitute
 from hqmed.train.config import parse_config
+from hqmed.train.executor import Job, run_jobs
 from hqmed.train.prepare import load_datasets
 from hqmed.train.rundir import RunDir
-from hqmed.train.runner import run_experiment
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
 from hqmed.utils.runtime import environment_info
 
@@ -66,8 +66,12 @@ def _write_meta(out: Path, meta: dict) -> None:
 
 def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
               command: str | None = None, progress: Progress | None = None,
-              source: str = "<study>") -> Path:
-    """Run (or resume) the study into ``out`` and write ``out/report.html``; return its path."""
+              source: str = "<study>", executor: str = "serial", address: str | None = None,
+              workers: int | None = None) -> Path:
+    """Run (or resume) the study into ``out`` and write ``out/report.html``; return its path.
+
+    ``executor``/``address``/``workers``: where the units run (:func:`hqmed.train.executor.run_jobs`).
+    """
     say = progress or log.info
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -91,37 +95,34 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
     skipped: dict[str, str] = {}
     finished: dict[tuple[str, str], RunResult] = {}
     t_study = time.perf_counter()
-    for i, r in enumerate(runs, 1):
+    jobs = [Job(f"{r['dataset']} · {r['model']}", r["config"],
+                out / "runs" / r["dataset"] / r["model"]) for r in runs]
+    by_name = {j.name: r for j, r in zip(jobs, runs)}
+
+    def missing(job: Job, exc: DataNotFoundError) -> None:
+        ds = by_name[job.name]["dataset"]
+        if ds not in skipped:
+            skipped[ds] = str(exc)
+            meta["skipped"].append({"dataset": ds, "reason": str(exc)})
+            say(f"SKIPPED dataset '{ds}': its data is not available -- {exc}")
+            _write_meta(out, meta)
+
+    done = {j.name for j in run_jobs(jobs, executor, address=address, workers=workers,
+                                     progress=say, on_missing_data=missing)}
+    for job in jobs:
+        r = by_name[job.name]
         ds, model, spec = r["dataset"], r["model"], r["spec"]
-        run_dir = out / "runs" / ds / model
-        tag = f"[{i}/{len(runs)}] {ds} · {model}"
-        if ds in skipped:
+        if job.name not in done or ds in skipped:
             continue
         entry = {"dataset": ds, "model": model, "label": spec.label or model, "kind": spec.kind,
-                 "path": str(run_dir.relative_to(out))}
-        if (run_dir / "DONE").is_file():
-            say(f"{tag}: finished earlier, reused")
-        else:
-            proto = r["config"].protocol
-            what = f"{proto.folds}-fold CV" if proto.kind == "cv" else "holdout"
-            say(f"{tag}: training ({what}, {r['config'].epochs} epochs) ...")
-            t0 = time.perf_counter()
-            try:
-                run_experiment(r["config"], run_dir, resume=True)
-            except DataNotFoundError as exc:
-                skipped[ds] = str(exc)
-                meta["skipped"].append({"dataset": ds, "reason": str(exc)})
-                say(f"SKIPPED dataset '{ds}': its data is not available -- {exc}")
-                _write_meta(out, meta)
-                continue
-            say(f"{tag}: done in {time.perf_counter() - t0:.0f} s")
-        res = load_run(run_dir, ds, model, entry["label"], entry)
+                 "path": str(job.run_dir.relative_to(out))}
+        res = load_run(job.run_dir, ds, model, entry["label"], entry)
         finished[(ds, model)] = res
         oof = res.metrics.get("oof") or {}
-        say(f"{tag}: OoF accuracy {oof.get('accuracy', float('nan')):.4f}, macro AUC "
+        say(f"{job.name}: OoF accuracy {oof.get('accuracy', float('nan')):.4f}, macro AUC "
             f"{(oof.get('auroc_macro') or float('nan')):.4f}")
         meta["runs"].append(entry)
-        _write_meta(out, meta)
+    _write_meta(out, meta)
 
     meta["comparisons"] = _comparisons(cfg, out, finished, say)
     _write_meta(out, meta)

@@ -60,7 +60,8 @@ from hqmed.train.rundir import RunDir, prediction_frame, prob_columns, split_sco
 from hqmed.train.trainer import Trainer, fold_seed
 from hqmed.utils.runtime import torch_threads
 
-__all__ = ["ExperimentData", "load_experiment_data", "make_splits", "run_experiment"]
+__all__ = ["ExperimentData", "finish_run", "load_experiment_data", "make_splits", "prepare_run",
+           "run_experiment", "run_unit"]
 
 log = logging.getLogger(__name__)
 
@@ -261,10 +262,72 @@ def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str],
     }
 
 
+def prepare_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = True,
+                datasets: dict | None = None) -> tuple[ExperimentData, dict]:
+    """Load the data and write config.yaml, environment.json and splits.json; (data, splits).
+
+    A resumed run must have the same results-relevant config and the same splits.
+    """
+    run = RunDir(run_dir)
+    run.check_resume(cfg, resume)
+    with torch_threads(cfg.num_threads):  # resizing in another thread count differs in the last bits
+        data = load_experiment_data(cfg, datasets)
+        splits = make_splits(cfg, data)
+    run.start(cfg, _splits_json(splits, data), resume)
+    return data, splits
+
+
+def run_unit(cfg: ExperimentConfig, run_dir: str | Path, fold: int, *,
+             data: ExperimentData | None = None, splits: dict | None = None,
+             resume: bool = True, progress: bool | None = None, callbacks=()) -> Path:
+    """Train and score one fold of a prepared run (:func:`prepare_run`); return ``fold_<i>/``.
+
+    The unit of work of every executor (``hqmed.train.executor``): its files depend only on
+    (config, seed, data), and it writes them atomically into ``fold_<fold>/`` (``DONE`` last; a
+    finished fold is not repeated). Without ``data``/``splits`` it loads the data itself (from the
+    data root) and checks the splits against the run's splits.json, as a worker process does.
+    """
+    run = RunDir(run_dir)
+    with torch_threads(cfg.num_threads):
+        if data is None or splits is None:
+            data = load_experiment_data(cfg)
+            splits = make_splits(cfg, data)
+            if run.splits() != _splits_json(splits, data):
+                raise DataError(f"{run.path / 'splits.json'}: expected the splits this unit's data "
+                                "gives (prepare_run first, with the same data); got other or none")
+        if not 0 <= fold < len(splits["folds"]):
+            raise ConfigError(f"fold: expected 0..{len(splits['folds']) - 1}; got {fold}")
+        tr, va = splits["folds"][fold]
+        log.info("fold %d/%d: %d train, %d val", fold + 1, len(splits["folds"]), len(tr), len(va))
+        _run_fold(cfg, data, fold, tr, va, splits["test"], run, resume, progress, callbacks)
+    return run.fold_dir(fold)
+
+
+def finish_run(run_dir: str | Path, n_folds: int, class_names: list[str],
+               input_shape: tuple[int, ...]) -> Path:
+    """Pool the finished folds into history.csv, predictions.csv, metrics.json and DONE.
+
+    Reads every fold back from disk, so the result is the same whichever process (or order)
+    trained the folds.
+    """
+    run = RunDir(run_dir)
+    for fold in range(n_folds):
+        if not run.fold_is_done(fold):
+            raise DataError(f"{run.fold_dir(fold)}: expected a finished fold (DONE); got none")
+    frames, infos = zip(*(run.read_fold(fold) for fold in range(n_folds)))
+    preds = pd.concat(frames, ignore_index=True)
+    history = [row for info in infos for row in info["history"]]
+    run.finish(history, preds, _metrics(preds, list(infos), class_names, input_shape))
+    return run.path
+
+
 def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, *,
                    datasets: dict | None = None, progress: bool | None = None,
                    callbacks=()) -> Path:
     """Run ``config`` into ``run_dir`` (see the module docstring) and return ``run_dir``.
+
+    :func:`prepare_run`, then :func:`run_unit` for every fold in order, then :func:`finish_run`
+    (``hqmed.train.executor`` runs the same units on Ray).
 
     Args:
         config: a validated :class:`ExperimentConfig`.
@@ -280,19 +343,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
     if resume and run.is_complete():
         log.info("%s: run already complete (DONE present); not repeated", run.path)
         return run.path
-    run.check_resume(cfg, resume)
-    with torch_threads(cfg.num_threads):
-        data = load_experiment_data(cfg, datasets)
-        splits = make_splits(cfg, data)
-        run.start(cfg, _splits_json(splits, data), resume)
-        frames, infos = [], []
-        for fold, (tr, va) in enumerate(splits["folds"]):
-            log.info("fold %d/%d: %d train, %d val", fold + 1, len(splits["folds"]), len(tr), len(va))
-            preds, info = _run_fold(cfg, data, fold, tr, va, splits["test"], run, resume, progress,
-                                    callbacks)
-            frames.append(preds)
-            infos.append(info)
-    preds = pd.concat(frames, ignore_index=True)
-    history = [row for info in infos for row in info["history"]]
-    run.finish(history, preds, _metrics(preds, infos, data.class_names, data.full.image_shape))
-    return run.path
+    data, splits = prepare_run(cfg, run_dir, resume, datasets)
+    for fold in range(len(splits["folds"])):
+        run_unit(cfg, run_dir, fold, data=data, splits=splits, resume=resume, progress=progress,
+                 callbacks=callbacks)
+    return finish_run(run_dir, len(splits["folds"]), data.class_names, data.full.image_shape)

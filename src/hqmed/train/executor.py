@@ -1,0 +1,245 @@
+"""Executors: run the units of many experiments one after another (serial) or on Ray.
+
+A *unit* is one fold of one experiment (one model on one dataset at one hyperparameter point):
+:func:`hqmed.train.runner.run_unit`. Its files depend only on its config, seed and data, and it
+writes them atomically into ``run_dir/fold_<i>/``, so the outputs are byte-identical whichever
+executor, worker or order ran it, and a study resumes over the finished units.
+
+- ``serial`` (default): every experiment through :func:`run_experiment` in this process.
+- ``ray``: the driver prepares each run directory (config.yaml, splits.json; the data is
+  generated or cached on disk by that first load), submits every unfinished unit as a Ray task
+  (``num_cpus``/``num_gpus`` from :func:`unit_resources`), and pools each experiment's folds
+  (:func:`finish_run`) once they are all done. A task receives the config as a small mapping plus
+  the run directory; the worker loads the data itself from the data root, so no array is ever
+  pickled into task arguments. Without ``address`` a local Ray instance with ``workers`` CPUs starts
+  and stops with the command; ``address="auto"`` or ``"ray://host:port"`` joins a running cluster
+  (every node needs hqmed installed and the data root at the same absolute path).
+
+Every unit runs with a fixed number of torch threads (:func:`unit_config`): float reductions in
+another thread count differ in the last bits, so this is what keeps the executors' answers equal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hqmed.errors import ConfigError, DataNotFoundError, HqmedError
+from hqmed.train.config import ExperimentConfig, parse_config
+from hqmed.train.runner import finish_run, is_complete, prepare_run, run_experiment, run_unit
+
+__all__ = ["EXECUTORS", "Job", "UnitError", "run_jobs", "unit_config", "unit_resources"]
+
+log = logging.getLogger(__name__)
+EXECUTORS = ("serial", "ray")
+Progress = Callable[[str], None]
+
+
+class UnitError(HqmedError):
+    """A unit failed (in this process or a worker); the message names the unit."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One experiment of a study (or ``hqmed cv``): a name for messages, its config, its folder."""
+
+    name: str  # e.g. "phantoms/litespinenet"
+    config: ExperimentConfig
+    run_dir: Path
+
+
+def unit_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """``cfg`` with ``num_threads`` fixed (1 unless set): the thread count a unit trains with on
+    every executor (Ray gives the task as many CPUs)."""
+    return cfg if cfg.num_threads is not None else cfg.model_copy(update={"num_threads": 1})
+
+
+def unit_resources(cfg: ExperimentConfig) -> dict[str, float]:
+    """What a unit asks Ray for: ``num_threads`` CPUs (default 1), and one GPU when the config's
+    ``device`` is a CUDA device (``device: auto`` asks for none, so it trains on the CPU)."""
+    return {"num_cpus": float(cfg.num_threads or 1),
+            "num_gpus": 1.0 if cfg.device.startswith("cuda") else 0.0}
+
+
+def _worker_config(cfg: ExperimentConfig) -> dict:
+    """The mapping a worker rebuilds the config from; relative data roots are made absolute
+    (a worker's working directory is not the driver's)."""
+    d = cfg.model_dump(mode="json")
+    root = d["data"]["params"].get("root")
+    if cfg.data.data_root:
+        d["data"]["data_root"] = str(Path(cfg.data.data_root).expanduser().resolve())
+    elif isinstance(root, str):
+        d["data"]["params"]["root"] = str(Path(root).expanduser().resolve())
+    return d
+
+
+def _unit_task(cfg: dict, run_dir: str, fold: int) -> float:
+    """The Ray task: rebuild the config, train fold ``fold`` into ``run_dir``; seconds taken."""
+    t0 = time.perf_counter()
+    run_unit(parse_config(cfg, source=f"{run_dir}/config.yaml"), run_dir, fold, progress=False)
+    return time.perf_counter() - t0
+
+
+def run_jobs(jobs: Iterable[Job], executor: str = "serial", *, address: str | None = None,
+             workers: int | None = None, progress: Progress | None = None,
+             on_missing_data: Callable[[Job, DataNotFoundError], None] | None = None,
+             resume: bool = True) -> list[Job]:
+    """Run (or resume) every job's units on ``executor``; return the jobs that finished.
+
+    ``resume=False`` deletes each job's earlier run files first (``--no-resume``).
+
+    A job whose data is missing (DataNotFoundError) goes to ``on_missing_data`` (and is not
+    finished) when given, else the error is raised. Any other failure of a unit is raised as
+    :class:`UnitError` naming the unit, after the running units have stopped.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor: expected one of {list(EXECUTORS)}; got '{executor}'")
+    if executor == "serial" and (address is not None or workers is not None):
+        raise ConfigError("--address/--workers: expected --executor ray with them; got "
+                          "--executor serial")
+    say = progress or log.info
+    jobs = [Job(j.name, unit_config(j.config), j.run_dir) for j in jobs]
+    if executor == "serial" or (resume and all(is_complete(j.run_dir) for j in jobs)):
+        return list(_run_serial(jobs, say, on_missing_data, resume))  # nothing to start Ray for
+    with _RaySession(address, workers) as ray:
+        return _run_ray(ray, jobs, say, on_missing_data, resume)
+
+
+def _missing(job: Job, exc: DataNotFoundError, on_missing_data) -> None:
+    if on_missing_data is None:
+        raise exc
+    on_missing_data(job, exc)
+
+
+def _run_serial(jobs: list[Job], say: Progress, on_missing_data, resume: bool) -> Iterator[Job]:
+    for i, job in enumerate(jobs, 1):
+        tag = f"[{i}/{len(jobs)}] {job.name}"
+        if resume and is_complete(job.run_dir):
+            say(f"{tag}: finished earlier, reused")
+            yield job
+            continue
+        proto = job.config.protocol
+        what = f"{proto.folds}-fold CV" if proto.kind == "cv" else "holdout"
+        say(f"{tag}: training ({what}, {job.config.epochs} epochs) ...")
+        t0 = time.perf_counter()
+        try:
+            run_experiment(job.config, job.run_dir, resume=resume)
+        except DataNotFoundError as exc:
+            _missing(job, exc, on_missing_data)
+            continue
+        say(f"{tag}: done in {time.perf_counter() - t0:.0f} s")
+        yield job
+
+
+# ------------------------------------------------------------------------------------------------
+# Ray
+
+
+class _RaySession:
+    """``ray.init`` on enter (local with ``workers`` CPUs, or joining ``address``), ``ray.shutdown``
+    on exit, unless Ray was already initialised by the caller (then it is used and left alone)."""
+
+    def __init__(self, address: str | None, workers: int | None):
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers: expected a number >= 1; got {workers}")
+        if address is not None and workers is not None:
+            raise ConfigError("--workers: expected it only for a local Ray (without --address); "
+                              "a cluster's size is set where it is started (ray start)")
+        self.address, self.workers, self.started = address, workers, False
+
+    def __enter__(self):
+        try:  # lazy: Ray is the optional extra hqmed[ray]
+            import ray
+        except ImportError:
+            raise HqmedError("--executor ray: expected the ray package; got none installed "
+                             "(pip install 'hqmed[ray]')") from None
+        if not ray.is_initialized():
+            kw = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            if self.address is not None:
+                ray.init(address=self.address, **kw)
+            else:
+                ray.init(num_cpus=self.workers or os.cpu_count() or 1, **kw)
+            self.started = True
+        return ray
+
+    def __exit__(self, *exc) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The worker's own exception inside a Ray task error."""
+    return getattr(exc, "cause", None) or exc
+
+
+def _run_ray(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool) -> list[Job]:
+    task = ray.remote(_unit_task)
+    pending: dict = {}  # ObjectRef -> (job, fold)
+    left: dict[int, set[int]] = {}  # job index -> unfinished folds
+    shapes: dict[int, tuple] = {}  # job index -> (n_folds, class_names, input_shape)
+    done: list[int] = []
+    for i, job in enumerate(jobs):
+        if resume and is_complete(job.run_dir):
+            say(f"{job.name}: finished earlier, reused")
+            done.append(i)
+            continue
+        try:
+            data, splits = prepare_run(job.config, job.run_dir, resume=resume)
+        except DataNotFoundError as exc:
+            _missing(job, exc, on_missing_data)
+            continue
+        n = len(splits["folds"])
+        shapes[i] = (n, data.class_names, data.full.image_shape)
+        del data, splits
+        left[i] = set()
+        res = unit_resources(job.config)
+        payload = _worker_config(job.config)
+        for fold in range(n):
+            if (job.run_dir / f"fold_{fold}" / "DONE").is_file():
+                say(f"{job.name} fold {fold}: finished earlier, reused")
+                continue
+            ref = task.options(**res).remote(payload, str(job.run_dir), fold)
+            pending[ref] = (i, fold)
+            left[i].add(fold)
+    say(f"ray: {len(pending)} units submitted ({ray.cluster_resources().get('CPU', 0):.0f} CPUs)")
+    for i in [i for i, f in left.items() if not f]:
+        _finish(jobs[i], shapes[i], say)
+        done.append(i)
+    n_total, n_done = len(pending), 0
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            i, fold = pending.pop(ready[0])
+            job = jobs[i]
+            try:
+                seconds = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                cause = _cause(exc)
+                if isinstance(cause, DataNotFoundError) and on_missing_data is not None:
+                    on_missing_data(job, cause)
+                    left.pop(i, None)
+                    continue
+                raise UnitError(f"unit {job.name} fold {fold} ({job.run_dir}): "
+                                f"{type(cause).__name__}: {cause}") from None
+            n_done += 1
+            say(f"[{n_done}/{n_total}] {job.name} fold {fold}: done in {seconds:.0f} s")
+            if i in left:
+                left[i].discard(fold)
+                if not left[i]:
+                    _finish(job, shapes[i], say)
+                    done.append(i)
+    finally:
+        for ref in pending:  # on an error or Ctrl-C: stop the units still running
+            ray.cancel(ref, force=True)
+    return [jobs[i] for i in sorted(done)]
+
+
+def _finish(job: Job, shape: tuple, say: Progress) -> None:
+    finish_run(job.run_dir, *shape)
+    say(f"{job.name}: all folds done")
