@@ -368,8 +368,9 @@ def load_vindr(root: str | os.PathLike | None = None, image_size: int = 224, cha
                 anns[split] = ann
             gray, meta = _build_split(root, split, ann, sizes, image_size, rois_per_normal,
                                       roi_margin, seed, log)
-            if cache:
+            if cache:  # read back: the first run sees the same (uint16-rounded) crops as later ones
                 _save_cache(cpath, gray, meta, log.skipped[before:])
+                gray, meta, _ = _load_cache(cpath)
         labels = np.array([CLASS_NAMES.index(c) for c in meta["label_name"]], dtype=np.int64)
         out[split] = ImageDataset(_expand(gray, channels), labels, list(CLASS_NAMES), meta,
                                   name=f"{name}/{split}")
