@@ -30,7 +30,8 @@ from pathlib import Path
 
 from hqmed.errors import ConfigError, DataNotFoundError, HqmedError
 from hqmed.train.config import ExperimentConfig, parse_config
-from hqmed.train.runner import finish_run, is_complete, prepare_run, run_experiment, run_unit
+from hqmed.train.rundir import RunDir
+from hqmed.train.runner import finish_run, prepare_run, run_experiment, run_unit
 
 __all__ = ["EXECUTORS", "Job", "UnitError", "run_jobs", "unit_config", "unit_resources"]
 
@@ -103,7 +104,7 @@ def run_jobs(jobs: Iterable[Job], executor: str = "serial", *, address: str | No
                           "--executor serial")
     say = progress or log.info
     jobs = [Job(j.name, unit_config(j.config), j.run_dir) for j in jobs]
-    if executor == "serial" or (resume and all(is_complete(j.run_dir) for j in jobs)):
+    if executor == "serial" or (resume and all(RunDir(j.run_dir).is_complete() for j in jobs)):
         return list(_run_serial(jobs, say, on_missing_data, resume))  # nothing to start Ray for
     with _RaySession(address, workers) as ray:
         return _run_ray(ray, jobs, say, on_missing_data, resume)
@@ -118,7 +119,7 @@ def _missing(job: Job, exc: DataNotFoundError, on_missing_data) -> None:
 def _run_serial(jobs: list[Job], say: Progress, on_missing_data, resume: bool) -> Iterator[Job]:
     for i, job in enumerate(jobs, 1):
         tag = f"[{i}/{len(jobs)}] {job.name}"
-        if resume and is_complete(job.run_dir):
+        if resume and RunDir(job.run_dir).is_complete():
             say(f"{tag}: finished earlier, reused")
             yield job
             continue
@@ -185,7 +186,7 @@ def _run_ray(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool)
     shapes: dict[int, tuple] = {}  # job index -> (n_folds, class_names, input_shape)
     done: list[int] = []
     for i, job in enumerate(jobs):
-        if resume and is_complete(job.run_dir):
+        if resume and RunDir(job.run_dir).is_complete():
             say(f"{job.name}: finished earlier, reused")
             done.append(i)
             continue
@@ -201,7 +202,7 @@ def _run_ray(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool)
         res = unit_resources(job.config)
         payload = _worker_config(job.config)
         for fold in range(n):
-            if (job.run_dir / f"fold_{fold}" / "DONE").is_file():
+            if RunDir(job.run_dir).fold_is_done(fold):
                 say(f"{job.name} fold {fold}: finished earlier, reused")
                 continue
             ref = task.options(**res).remote(payload, str(job.run_dir), fold)
