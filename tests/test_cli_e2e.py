@@ -63,14 +63,22 @@ def test_compare_matches_scipy(two_runs, capsys):
         assert heading in text
     doc = json.loads(out.read_text())
     acc = [[f["accuracy"] for f in json.loads((r / "metrics.json").read_text())["per_fold"]] for r in (a, b)]
-    diff = np.subtract(*acc)
+    diff = np.subtract(acc[1], acc[0])  # B - A, in the CLI, the JSON and the report alike
+    assert "every difference is B - A" in text
+    assert doc["ttest"]["accuracy"]["mean_diff"] == pytest.approx(diff.mean())
+    assert doc["ttest"]["accuracy"]["direction"] == "B - A"
     if np.ptp(diff) > 0:  # the t statistic is undefined when every fold differs by the same amount
-        ref = stats.ttest_rel(acc[0], acc[1])
+        ref = stats.ttest_rel(acc[1], acc[0])
+        row = next(line for line in text.splitlines() if line.startswith("accuracy "))
+        assert f"{doc['ttest']['accuracy']['t']:.3f}" in row
         assert doc["ttest"]["accuracy"]["t"] == pytest.approx(ref.statistic)
         assert doc["ttest"]["accuracy"]["p"] == pytest.approx(ref.pvalue)
     assert doc["ttest"]["accuracy"]["t_critical"] == pytest.approx(stats.t.ppf(1 - 0.01 / 2, 4))
     splits = {m["split"]: m for m in doc["mcnemar_all"]}
     assert splits["test (fold ensemble)"]["n"] == 150 and splits["out-of-fold (val)"]["n"] == 300
+    overall = doc["overall_ci"]["b"]["metrics"]
+    assert overall["accuracy"]["wilson"]["low"] < overall["accuracy"]["estimate"]
+    assert {"sensitivity", "specificity", "ppv", "npv", "auroc"} <= set(overall)
     assert doc["ci"]["level"] == 0.99 and set(doc["dca"]["compare"]["per_class"]) == {"normal", "pneumonia"}
 
 

@@ -31,6 +31,7 @@ def _nan_equal(a, b):
     np.testing.assert_allclose(a, np.asarray(b, dtype=float), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
 @pytest.mark.parametrize("n,k,seed,absent,ties", CASES)
 def test_classification_metrics_equal_sklearn(preds, n, k, seed, absent, ties):
     y, p = preds(n, k, seed, absent=absent, ties=ties)
@@ -42,16 +43,18 @@ def test_classification_metrics_equal_sklearn(preds, n, k, seed, absent, ties):
 
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
     np.testing.assert_array_equal(m["confusion_matrix"], skm.confusion_matrix(y, pred, labels=labels))
+    used = sorted(set(y) | set(pred))
     for metric, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
                        ("f1", skm.f1_score)):
-        per = fn(y, pred, labels=labels, average=None, zero_division=np.nan)
+        per = fn(y, pred, labels=labels, average=None, zero_division=0)
+        per = [v if c in used else np.nan for c, v in enumerate(per)]
         _nan_equal([m["per_class"][metric][c] for c in names], per)
         for avg in ("macro", "weighted"):
-            want = fn(y, pred, labels=labels, average=avg, zero_division=np.nan)
+            want = fn(y, pred, average=avg)  # scikit-learn's defaults, warnings and all
             assert m[f"{metric}_{avg}"] == pytest.approx(want, abs=1e-12), (metric, avg)
     # per-class accuracy is the recall (diagonal of the row-normalised confusion matrix)
     _nan_equal([m["per_class"]["accuracy"][c] for c in names],
-               skm.recall_score(y, pred, labels=labels, average=None, zero_division=np.nan))
+               [m["per_class"]["recall"][c] for c in names])
 
     onehot = np.eye(k)[y]
     per_auc = [skm.roc_auc_score(onehot[:, c], p[:, c]) if c not in absent else np.nan
@@ -65,8 +68,55 @@ def test_classification_metrics_equal_sklearn(preds, n, k, seed, absent, ties):
         assert m["auroc_macro"] == pytest.approx(want, abs=1e-12)
     else:  # sklearn refuses; we average the defined classes
         assert m["auroc_macro"] == pytest.approx(np.nanmean(per_auc), abs=1e-12)
-        assert all(m["per_class"][name][names[absent[0]]] is None
-                   for name in ("recall", "auroc", "accuracy"))
+        assert m["per_class"]["auroc"][names[absent[0]]] is None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+def test_never_predicted_class_counts_zero_like_sklearn():
+    """The issue's fold: a model that never predicts class 1 has macro precision 0.368, not 0.736."""
+    y = np.array([0] * 57 + [1] * 21)
+    p = np.tile([0.8, 0.2], (78, 1))  # always class "a"
+    m = classification_metrics(y, p, class_names=["a", "b"])
+    pred = p.argmax(1)
+    assert m["never_predicted"] == ["b"]
+    assert m["precision_macro"] == pytest.approx(skm.precision_score(y, pred, average="macro"))
+    assert m["precision_macro"] == pytest.approx(57 / 78 / 2)
+    assert m["per_class"]["precision"]["b"] == 0.0
+    assert classification_metrics(y, np.eye(2)[y])["never_predicted"] == []
+
+
+@pytest.mark.parametrize("pos", [0, 1])
+def test_binary_block_equals_sklearn_for_the_positive_class(preds, pos):
+    y, p = preds(300, 2, 11)
+    p = p.astype(np.float32).astype(np.float64)  # float32 ties, as a model's softmax output
+    p = np.round(p, 2)
+    p[:, 1] = 1.0 - p[:, 0]
+    m = classification_metrics(y, p, class_names=["malignant", "benign"], positive_class=pos)
+    b = m["binary"]
+    is_pos = y == pos
+    pred = p.argmax(1)
+    assert b["positive_class"] == ["malignant", "benign"][pos]
+    assert b["auroc"] == pytest.approx(skm.roc_auc_score(is_pos, p[:, pos]), abs=1e-12)
+    assert m["auroc_macro"] == b["auroc"]
+    assert b["sensitivity"] == pytest.approx(skm.recall_score(y, pred, pos_label=pos))
+    assert b["specificity"] == pytest.approx(skm.recall_score(y, pred, pos_label=1 - pos))
+    assert b["ppv"] == pytest.approx(skm.precision_score(y, pred, pos_label=pos))
+    assert b["npv"] == pytest.approx(skm.precision_score(y, pred, pos_label=1 - pos))
+    assert classification_metrics(*preds(30, 3, 0))["binary"] is None
+    with pytest.raises(DataError, match="positive_class: expected 0 or 1"):
+        classification_metrics(y, p, positive_class=2)
+
+
+def test_majority_baseline_accuracy_and_chance_auroc():
+    from hqmed.eval.metrics import majority_baseline
+
+    y_train = np.array([0, 0, 0, 1, 2])
+    y = np.array([0, 1, 2, 0, 1, 0, 2])
+    m = majority_baseline(y_train, y, 3, ["x", "y", "z"])
+    assert m["majority_class"] == "x"
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, np.zeros_like(y)))
+    assert m["auroc_macro"] == pytest.approx(0.5)
+    assert m["never_predicted"] == ["y", "z"]
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -103,8 +153,8 @@ def test_summarize_folds_skips_undefined_folds(preds):
     folds = [classification_metrics(y, p), classification_metrics(*preds(60, 3, 1)),
              classification_metrics(*preds(60, 3, 2))]
     s = summarize_folds(folds)
-    assert s["per_class.recall.1"]["n"] == 2
-    assert s["per_class.recall.0"]["n"] == 3
+    assert s["per_class.auroc.1"]["n"] == 2  # undefined in the fold without class 1
+    assert s["per_class.auroc.0"]["n"] == 3
 
 
 @pytest.mark.parametrize("kwargs,err,msg", [

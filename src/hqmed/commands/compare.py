@@ -3,7 +3,8 @@
 - paired two-tailed t-tests over folds for every overall metric (alpha 0.01 as in the paper);
 - McNemar's test on the paired predictions: the test split (fold ensemble) when both runs have
   one, and the out-of-fold predictions;
-- 99% class-wise percentile-bootstrap confidence intervals (test split, else out-of-fold);
+- 99% intervals of the overall metrics (plain percentile bootstrap, Wilson for accuracy) and
+  99% class-wise stratified percentile-bootstrap intervals (test split, else out-of-fold);
 - decision-curve analysis per class (best threshold, maximum net benefit, Δ = B - A).
 
 Writes the whole result as JSON (``--out``, default ``<parent of RUN_B>/compare-<A>-vs-<B>.json``).
@@ -51,7 +52,7 @@ def _table(head: list[str], rows: list[list]) -> list[str]:
 
 def format_comparison(doc: dict) -> str:
     a, b = doc["a"], doc["b"]
-    out = [f"A = {a}   B = {b}   (differences are A - B for t-tests, B - A for decision curves)", ""]
+    out = [f"A = {a}   B = {b}   (every difference is B - A; t > 0 means B is higher)", ""]
     if doc.get("ttest"):
         out.append(f"Paired two-tailed t-test over folds (alpha = {doc['alpha']}):")
         rows = []
@@ -61,7 +62,8 @@ def format_comparison(doc: dict) -> str:
                 continue
             rows.append([name, _f(r["mean_a"]), _f(r["mean_b"]), _f(r["mean_diff"]), _f(r["t"], 3),
                          _f(r["t_critical"], 3), _f(r["p"]), "yes" if r["significant"] else "no"])
-        out += _table(["metric", "mean A", "mean B", "diff", "t", "t crit", "p", "significant"], rows)
+        out += _table(["metric", "mean A", "mean B", "diff (B - A)", "t", "t crit", "p", "significant"],
+                      rows)
     else:
         out.append("Paired t-test: needs two cross-validated runs with the same number of folds (skipped).")
     out.append("")
@@ -71,9 +73,23 @@ def format_comparison(doc: dict) -> str:
     out.append("McNemar's test (b = A right & B wrong, c = A wrong & B right):")
     out += _table(["predictions", "n", "b", "c", "method", "statistic", "p"], rows)
     out.append("")
+    oc = doc.get("overall_ci")
+    if oc:
+        out.append(f"{oc['level']:.0%} intervals of the overall metrics ({oc['split']} split, "
+                   f"{oc['a']['method']}, {oc['a']['n_boot']} resamples; Wilson for accuracy):")
+        rows = []
+        for metric, ra in oc["a"]["metrics"].items():
+            rb = oc["b"]["metrics"][metric]
+            rows.append([metric, _ci(ra), _ci(rb), _f(_diff(ra, rb))])
+            if "wilson" in ra:
+                rows.append([f"{metric} (Wilson)", _ci(ra["wilson"] | {"estimate": ra["estimate"]}),
+                             _ci(rb["wilson"] | {"estimate": rb["estimate"]}), ""])
+        out += _table(["metric", "A estimate [low, high]", "B estimate [low, high]", "B - A"], rows)
+        out.append("")
     ci = doc["ci"]
     out.append(f"{int(ci['level'] * 100)}% class-wise bootstrap CIs ({ci['split']} split, "
-               f"{ci['a']['n_boot']} stratified percentile resamples):")
+               f"{ci['a'].get('method', 'stratified percentile bootstrap')}, "
+               f"{ci['a']['n_boot']} resamples):")
     rows = []
     for metric in ("recall", "precision", "f1", "auroc"):
         for cls, ra in (ci["a"]["per_class"].get(metric) or {}).items():
@@ -90,6 +106,11 @@ def format_comparison(doc: dict) -> str:
                      _f(rb["max_net_benefit"]), _f(-r["delta"] if d["models"][0] == "a" else r["delta"])])
     out += _table(["class", "A best pt", "A max NB", "B best pt", "B max NB", "Δ (B - A)"], rows)
     return "\n".join(out)
+
+
+def _diff(ra: dict, rb: dict):
+    a, b = ra.get("estimate"), rb.get("estimate")
+    return None if a is None or b is None else b - a
 
 
 def _ci(r: dict) -> str:

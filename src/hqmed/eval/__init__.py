@@ -12,12 +12,14 @@ from hqmed.eval.metrics import (
     auroc,
     classification_metrics,
     confusion_matrix,
+    majority_baseline,
     roc_curves,
     scalar_metrics,
     summarize_folds,
 )
 from hqmed.eval.statistics import (
     bootstrap_classwise_ci,
+    bootstrap_overall_ci,
     compare_fold_metrics,
     mcnemar,
     paired_ttest,
@@ -25,8 +27,8 @@ from hqmed.eval.statistics import (
 )
 
 __all__ = [
-    "auroc", "bootstrap_classwise_ci", "classification_metrics", "compare_decision_curves",
+    "auroc", "bootstrap_classwise_ci", "bootstrap_overall_ci", "classification_metrics", "compare_decision_curves",
     "compare_fold_metrics", "compare_runs", "confusion_matrix", "decision_curve", "expected_calibration_error",
-    "external_summary", "format_external_table", "mcnemar", "net_benefit", "paired_scores", "paired_ttest",
+    "external_summary", "format_external_table", "majority_baseline", "mcnemar", "net_benefit", "paired_scores", "paired_ttest",
     "reliability_curve", "roc_curves", "scalar_metrics", "summarize_folds", "wilson_interval",
 ]

@@ -55,10 +55,17 @@ def paired_scores(a: ScoredRun, b: ScoredRun, split: str
     return ya, score_a, score_b
 
 
+def positive_index(run: ScoredRun) -> int:
+    """The positive class of a two-class run (its metrics' ``binary`` block; default 1)."""
+    binary = (run.metrics.get("oof") or {}).get("binary") or {}
+    return int(binary.get("positive_index", 1))
+
+
 def compare_runs(a: ScoredRun, b: ScoredRun, alpha: float = 0.01, ci_level: float = 0.99,
                  n_boot: int = 1000, seed: int = 0,
                  dca_thresholds: list[float] | None = None) -> dict:
-    """Runs A (reference) and B: fold t-tests, McNemar, class-wise bootstrap CIs, decision curves.
+    """Runs A (reference) and B: fold t-tests (B − A), McNemar, overall intervals (plain
+    bootstrap + Wilson, ``overall_ci``), class-wise stratified bootstrap CIs, decision curves.
 
     The paired split is "test" (the fold ensemble) when both runs have one, else "val"
     (out-of-fold). The t-test over folds needs two CV runs with the same number of folds.
@@ -81,6 +88,11 @@ def compare_runs(a: ScoredRun, b: ScoredRun, alpha: float = 0.01, ci_level: floa
     doc["ci"] = {"split": split, "level": ci_level, **{
         side: statistics.bootstrap_classwise_ci(y, s, level=ci_level, n_boot=n_boot, seed=seed,
                                                 class_names=names)
+        for side, s in (("a", sa), ("b", sb))}}
+    pos = positive_index(a) if len(names) == 2 else None
+    doc["overall_ci"] = {"split": split, "level": ci_level, **{
+        side: statistics.bootstrap_overall_ci(y, s, level=ci_level, n_boot=n_boot, seed=seed,
+                                              positive_class=pos)
         for side, s in (("a", sa), ("b", sb))}}
     doc["dca"] = {"split": split,
                   "a": dca.decision_curve(y, sa, dca_thresholds, class_names=names),

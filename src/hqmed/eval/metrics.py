@@ -1,25 +1,33 @@
-"""Classification metrics with scikit-learn argument conventions.
+"""Classification metrics: scikit-learn's, with its defaults, behind one validated entry point.
 
 Arguments everywhere: ``y_true`` (N,) integer labels in ``[0, K)``, ``y_score`` (N, K) class
 probabilities (rows sum to 1), ``y_pred`` (N,) integer labels (by default ``argmax(y_score)``).
 Inputs are validated once, at the public functions, and raise :class:`~hqmed.errors.ShapeError`
 or :class:`~hqmed.errors.DataError` with "expected X; got Y".
 
+One implementation of each metric, scikit-learn's, each called in ONE place in hqmed:
+:func:`confusion_matrix` (``sklearn.metrics.confusion_matrix``), :func:`precision_recall_f1`
+(``precision_recall_fscore_support``), :func:`binary_auc` (``roc_auc_score``) and
+:func:`_roc_curve` (``roc_curve``). Statistics, the trainer and the report call these.
+
 Conventions (all documented in docs/eval.md):
 
-- **Undefined values are NaN, never a silent 0.** Precision of a class that is never predicted,
-  recall/per-class accuracy/AUROC of a class absent from ``y_true`` (and AUROC of a class that
-  is the only one present) are NaN. Macro averages are taken over the classes where the value is
-  defined (``np.nanmean``); weighted averages weight by support, so absent classes weigh 0.
-  This equals scikit-learn with ``zero_division=np.nan`` and ``labels=range(K)``.
+- **scikit-learn's defaults.** Precision, recall and F1 use ``zero_division=0`` (what
+  scikit-learn's default ``"warn"`` returns): a class that is never predicted has precision 0.
+  Macro and weighted averages are over the classes present in ``y_true`` or ``y_pred``
+  (scikit-learn's default ``labels=None``); a class that is neither present nor predicted gets
+  ``None`` per class. ``never_predicted`` lists the classes present in ``y_true`` that the model
+  never predicts, so a 0 precision is never silent.
 - **Per-class accuracy** (the LCNet paper's "per-class accuracy", computed from the confusion
   matrix) is the fraction of the samples of class k that are classified as k, i.e. the diagonal
   of the row-normalised confusion matrix = recall of class k.
-- **AUROC** per class is one-vs-rest (score ``y_score[:, k]`` against ``y_true == k``), computed
-  with the Mann-Whitney rank statistic (ties count 1/2), which equals
-  ``sklearn.metrics.roc_auc_score``. Macro = mean of the per-class values; micro = AUROC of the
-  flattened one-hot labels against the flattened scores. For K = 2 the macro value equals the
-  binary AUROC of ``y_score[:, 1]``.
+- **AUROC** per class is one-vs-rest (``roc_auc_score(y_true == k, y_score[:, k])``), NaN when
+  class k is absent or alone. Macro = mean of the defined per-class values; micro = AUROC of the
+  flattened one-hot labels against the flattened scores. For K = 2 the macro value is the binary
+  AUROC of the positive class, ``roc_auc_score(y_true == pos, y_score[:, pos])`` (never the
+  mean of the two columns' AUROCs, which differ under float32 ties).
+- **Binary tasks** (K = 2) also get ``binary``: positive class, AUROC, sensitivity, specificity,
+  PPV and NPV at the argmax threshold (``y_score[:, pos] > 0.5``; ties go to class 0).
 - ``classification_metrics`` returns plain Python types; NaN becomes ``None`` so that the dict
   is valid JSON.
 """
@@ -27,9 +35,12 @@ Conventions (all documented in docs/eval.md):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 
 from hqmed.errors import DataError, ShapeError
 
@@ -105,40 +116,27 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
     y_pred = check_labels(y_pred, "y_pred", num_classes)
     if y_true.shape != y_pred.shape:
         raise ShapeError(f"y_pred: expected shape {y_true.shape}; got {y_pred.shape}")
-    flat = y_true * num_classes + y_pred
-    return np.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return skm.confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
 
 
-def _nan_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    out = np.full(np.broadcast(num, den).shape, np.nan)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
+def precision_recall_f1(y_true: np.ndarray, y_pred: np.ndarray,
+                        num_classes: int) -> dict[str, np.ndarray | float]:
+    """Per-class, macro and weighted precision/recall/F1 with scikit-learn's defaults.
 
-
-def precision_recall_f1(cm: np.ndarray) -> dict[str, np.ndarray | float]:
-    """Per-class, macro and weighted precision/recall/F1 from a (K, K) confusion matrix.
-
-    Per-class values are NaN when undefined (see module docstring); F1 is NaN only when the
-    class is neither present nor predicted, and 0 when it is one of them but TP = 0.
+    ``zero_division=0`` and averages over the classes present in ``y_true`` or ``y_pred``
+    (scikit-learn's ``labels=None``); per-class values of the other classes are NaN.
     """
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diag(cm)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    precision = _nan_div(tp, predicted)
-    recall = _nan_div(tp, support)
-    f1 = _nan_div(2 * tp, support + predicted)
-    total = support.sum()
-    out: dict[str, np.ndarray | float] = {"support": support.astype(np.int64)}
+    used = np.union1d(y_true, y_pred)
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=used, average=None, zero_division=0)
+    out: dict[str, np.ndarray | float] = {
+        "support": np.bincount(y_true, minlength=num_classes).astype(np.int64)}
     for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
-        out[name] = values
-        out[f"{name}_macro"] = _nanmean(values)
-        defined = ~np.isnan(values)
-        w = support * defined
-        out[f"{name}_weighted"] = (float(np.sum(np.where(defined, values, 0.0) * w) / w.sum())
-                                   if w.sum() > 0 and total > 0 else math.nan)
+        full = np.full(num_classes, np.nan)
+        full[used] = values
+        out[name] = full
+        out[f"{name}_macro"] = float(np.mean(values))
+        out[f"{name}_weighted"] = float(np.average(values, weights=support))
     return out
 
 
@@ -148,45 +146,45 @@ def _nanmean(values: np.ndarray) -> float:
 
 
 def binary_auc(is_pos: np.ndarray, score: np.ndarray) -> float:
-    """AUROC of ``score`` for the boolean target ``is_pos`` (Mann-Whitney U / (P*N); ties = 1/2).
+    """``roc_auc_score(is_pos, score)``; NaN when only one outcome is present.
 
-    NaN when only one of the two outcomes is present.
+    The one place hqmed computes an AUROC (metrics, trainer, report); bootstrap replicates use a
+    vectorised equivalent (see ``hqmed.eval.statistics``).
     """
-    from scipy.stats import rankdata
-
     is_pos = np.asarray(is_pos, dtype=bool)
-    n_pos = int(is_pos.sum())
-    n_neg = is_pos.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if is_pos.all() or not is_pos.any():
         return math.nan
-    ranks = rankdata(score)  # average ranks for ties
-    u = ranks[is_pos].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    return float(skm.roc_auc_score(is_pos, score))
 
 
-def auroc(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, np.ndarray | float]:
-    """One-vs-rest AUROC: ``{"per_class": (K,), "macro": float, "micro": float}``."""
+def auroc(y_true: np.ndarray, y_score: np.ndarray,
+          positive_class: int | None = None) -> dict[str, np.ndarray | float]:
+    """One-vs-rest AUROC: ``{"per_class": (K,), "macro": float, "micro": float}``.
+
+    For K = 2, ``macro`` is the binary AUROC of ``positive_class`` (default 1).
+    """
     y_true, y_score = check_predictions(y_true, y_score)
     k = y_score.shape[1]
     onehot = y_true[:, None] == np.arange(k)[None, :]
     per_class = np.array([binary_auc(onehot[:, c], y_score[:, c]) for c in range(k)])
-    return {"per_class": per_class, "macro": _nanmean(per_class),
+    macro = (per_class[_positive_index(positive_class, k)] if k == 2 else _nanmean(per_class))
+    return {"per_class": per_class, "macro": float(macro),
             "micro": binary_auc(onehot.ravel(), y_score.ravel())}
 
 
+def _positive_index(positive_class: int | None, k: int) -> int:
+    pos = 1 if positive_class is None else int(positive_class)
+    if k != 2 or pos not in (0, 1):
+        raise DataError(f"positive_class: expected 0 or 1 for a two-class task; got {positive_class} "
+                        f"with {k} classes")
+    return pos
+
+
 def _roc_curve(is_pos: np.ndarray, score: np.ndarray) -> dict[str, list[float]]:
-    """fpr, tpr at every distinct score (as sklearn ``roc_curve(drop_intermediate=False)``)."""
-    order = np.argsort(-score, kind="mergesort")
-    s = score[order]
-    pos = is_pos[order].astype(np.float64)
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last index of each distinct score
-    tps = np.cumsum(pos)[last]
-    fps = (last + 1) - tps
-    tps = np.r_[0.0, tps]
-    fps = np.r_[0.0, fps]
-    thresholds = np.r_[np.inf, s[last]]
-    fpr = fps / fps[-1] if fps[-1] > 0 else np.full_like(fps, np.nan)
-    tpr = tps / tps[-1] if tps[-1] > 0 else np.full_like(tps, np.nan)
+    """fpr, tpr at every distinct score (``sklearn.metrics.roc_curve(drop_intermediate=False)``)."""
+    with warnings.catch_warnings():  # one class only: sklearn warns and returns NaN fpr or tpr
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, thresholds = skm.roc_curve(is_pos, score, drop_intermediate=False)
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": thresholds.tolist()}
 
 
@@ -223,7 +221,8 @@ def _jsonable(x: object) -> object:
 
 def classification_metrics(y_true: object, y_score: object,
                            class_names: Sequence[str] | None = None,
-                           y_pred: object | None = None) -> dict:
+                           y_pred: object | None = None,
+                           positive_class: int | None = None) -> dict:
     """Every classification metric of both papers, as a JSON-serialisable dict.
 
     Args:
@@ -231,13 +230,17 @@ def classification_metrics(y_true: object, y_score: object,
         y_score: (N, K) probabilities (rows sum to 1 within ``ROW_SUM_ATOL``).
         class_names: K names used as keys of the per-class dicts (default "0".."K-1").
         y_pred: (N,) predicted labels; default ``argmax(y_score, axis=1)``.
+        positive_class: for K = 2, the index of the positive class (default 1, scikit-learn's
+            ``pos_label``); ignored otherwise.
 
     Returns:
         ``{"n", "num_classes", "class_names", "accuracy", "precision_macro",
         "precision_weighted", "recall_macro", "recall_weighted", "f1_macro", "f1_weighted",
-        "auroc_macro", "auroc_micro", "per_class": {"precision"|"recall"|"f1"|"auroc"|
-        "accuracy"|"support": {name: value}}, "confusion_matrix": K x K list}``;
-        undefined values are ``None``.
+        "auroc_macro", "auroc_micro", "never_predicted": [class], "per_class":
+        {"precision"|"recall"|"f1"|"auroc"|"accuracy"|"support": {name: value}},
+        "confusion_matrix": K x K list, "binary": {...} | None}``; undefined values are ``None``.
+        ``binary`` (K = 2): ``positive_class`` (name), ``positive_index``, ``auroc``,
+        ``sensitivity``, ``specificity``, ``ppv``, ``npv``, ``prevalence``.
     """
     labels, scores = check_predictions(y_true, y_score)
     k = scores.shape[1]
@@ -247,8 +250,9 @@ def classification_metrics(y_true: object, y_score: object,
     if pred.shape != labels.shape:
         raise ShapeError(f"y_pred: expected shape {labels.shape}; got {pred.shape}")
     cm = confusion_matrix(labels, pred, k)
-    prf = precision_recall_f1(cm)
-    auc = auroc(labels, scores)
+    prf = precision_recall_f1(labels, pred, k)
+    pos = _positive_index(positive_class, k) if k == 2 else None
+    auc = auroc(labels, scores, positive_class=pos)
     out = {
         "n": int(labels.size),
         "num_classes": k,
@@ -258,6 +262,7 @@ def classification_metrics(y_true: object, y_score: object,
            for avg in ("macro", "weighted")},
         "auroc_macro": auc["macro"],
         "auroc_micro": auc["micro"],
+        "never_predicted": [names[c] for c in range(k) if cm[c].sum() > 0 and cm[:, c].sum() == 0],
         "per_class": {
             "precision": dict(zip(names, prf["precision"])),
             "recall": dict(zip(names, prf["recall"])),
@@ -267,8 +272,39 @@ def classification_metrics(y_true: object, y_score: object,
             "support": dict(zip(names, prf["support"])),
         },
         "confusion_matrix": cm,
+        "binary": None if pos is None else _binary(cm, prf, pos, names, auc["macro"]),
     }
     return _jsonable(out)
+
+
+def _binary(cm: np.ndarray, prf: dict, pos: int, names: list[str], auc: float) -> dict:
+    """Positive-class metrics: sensitivity = recall, PPV = precision of the positive class;
+    specificity and NPV the same of the negative class (scikit-learn's conventions)."""
+    neg = 1 - pos
+    return {"positive_class": names[pos], "positive_index": pos, "auroc": auc,
+            "sensitivity": prf["recall"][pos], "specificity": prf["recall"][neg],
+            "ppv": prf["precision"][pos], "npv": prf["precision"][neg],
+            "prevalence": float(cm[pos].sum() / cm.sum()),
+            "tp": int(cm[pos, pos]), "fn": int(cm[pos, neg]), "fp": int(cm[neg, pos]),
+            "tn": int(cm[neg, neg])}
+
+
+def majority_baseline(y_train: object, y_true: object, num_classes: int,
+                      class_names: Sequence[str] | None = None,
+                      positive_class: int | None = None) -> dict:
+    """Metrics of always predicting the most frequent class of ``y_train`` (ties: lowest index).
+
+    The constant prediction is a one-hot score, so its AUROC is 0.5 (all scores tied).
+    Returns :func:`classification_metrics` plus ``"majority_class"`` (its name).
+    """
+    y_train = check_labels(y_train, "y_train", num_classes)
+    labels = check_labels(y_true, "y_true", num_classes)
+    majority = int(np.argmax(np.bincount(y_train, minlength=num_classes)))
+    scores = np.zeros((labels.size, num_classes))
+    scores[:, majority] = 1.0
+    out = classification_metrics(labels, scores, class_names, positive_class=positive_class)
+    out["majority_class"] = _class_names(class_names, num_classes)[majority]
+    return out
 
 
 # --------------------------------------------------------------------------- fold summaries
@@ -279,9 +315,10 @@ def scalar_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
     ``class_names``, supports and the confusion matrix are left out. ``None`` becomes NaN.
     """
     flat: dict[str, float] = {}
-    skip = {"n", "num_classes", "class_names", "confusion_matrix", "support"}
+    skip = {"n", "num_classes", "class_names", "confusion_matrix", "support", "never_predicted",
+            "positive_index", "tp", "fn", "fp", "tn"}
     for key, value in metrics.items():
-        if key in skip:
+        if key in skip or (key == "binary" and value is None):
             continue
         if isinstance(value, dict):
             flat.update(scalar_metrics(value, prefix=f"{prefix}{key}."))

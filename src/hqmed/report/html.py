@@ -601,20 +601,14 @@ def _confusion_section(s: StudyResults, opt: ReportOptions) -> str:
 
 
 def _roc(r: RunResult, split: str) -> tuple[bytes, str]:
-    from sklearn.metrics import auc, roc_curve
+    from hqmed.eval.metrics import auroc, roc_curves
 
     y_true, y_score = r.scores(split)
-    curves = {}
-    for k, name in enumerate(r.class_names):
-        pos = y_true == k
-        if pos.all() or not pos.any():
-            continue
-        fpr, tpr, _ = roc_curve(pos, y_score[:, k])
-        curves[name] = (fpr, tpr, auc(fpr, tpr))
-    onehot = np.eye(y_score.shape[1])[y_true]
-    if len(np.unique(y_true)) > 1:
-        fpr, tpr, _ = roc_curve(onehot.ravel(), y_score.ravel())
-        curves["micro"] = (fpr, tpr, auc(fpr, tpr))
+    auc = auroc(y_true, y_score)
+    aucs = dict(zip(r.class_names, auc["per_class"])) | {"micro": auc["micro"]}
+    curves = {name: (c["fpr"], c["tpr"], aucs[name])
+              for name, c in roc_curves(y_true, y_score, r.class_names).items()
+              if not np.isnan(aucs[name])}  # a class absent (or alone) has no curve
     png = plots.roc_curves(curves, f"{r.dataset} · {r.label}")
     return png, (f"{r.dataset} · {r.label}, {_run_split_label(r, split)}: one-vs-rest ROC curve "
                  "per class with its AUROC (colour and line style per class); the thick grey line is "

@@ -17,6 +17,7 @@ import pandas as pd
 
 from hqmed.errors import DataNotFoundError
 from hqmed.train.rundir import RunDir, split_scores
+from hqmed.eval.metrics import confusion_matrix
 from hqmed.utils.io import read_json
 
 
@@ -89,10 +90,7 @@ class RunResult:
         if s is None:
             return None
         y_true, y_score = s
-        k = y_score.shape[1]
-        cm = np.zeros((k, k), dtype=np.int64)
-        np.add.at(cm, (y_true, y_score.argmax(axis=1)), 1)
-        return cm
+        return confusion_matrix(y_true, y_score.argmax(axis=1), y_score.shape[1])
 
 
 def _dig(d: Any, *keys: str) -> Any:

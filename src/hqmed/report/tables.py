@@ -132,14 +132,14 @@ def delta_cell(d: Any, digits: int = 3) -> Cell:
 def b_minus_a(t: Mapping[str, Any]) -> dict[str, float | None]:
     """A paired t-test document (either direction) as B − A: diff, its CI (lo, hi) and t.
 
-    hqmed.eval.statistics writes ``mean_diff`` = A − B; the report always shows B − A, so the sign
-    is read from the two means rather than assumed, and the interval and t follow it.
+    hqmed.eval.statistics writes B − A (``direction: "B - A"``); documents written before that
+    held A − B, so without ``direction`` the sign is read from the two means.
     """
     ma, mb, md = t.get("mean_a"), t.get("mean_b"), t.get("mean_diff")
     if ma is None or mb is None:
         return {"diff": None, "lo": None, "hi": None, "t": None}
     diff = float(mb) - float(ma)
-    flip = md is not None and abs(float(md) + diff) < abs(float(md) - diff)  # md is A − B
+    flip = t.get("direction") != "B - A" and md is not None and abs(float(md) + diff) < abs(float(md) - diff)  # md is A − B
     lo, hi, tt = t.get("ci_low"), t.get("ci_high"), t.get("t")
     if flip:
         lo, hi = (None if hi is None else -float(hi)), (None if lo is None else -float(lo))

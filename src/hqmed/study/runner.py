@@ -20,7 +20,8 @@ A comparison document (``comparisons/...json``) is::
     {"dataset", "a", "b", "alpha", "split",            # split: "test" if both runs have one, else "val"
      "ttest": {metric: TTestResult.to_dict()} | null,   # over folds, CV only
      "mcnemar": McNemarResult.to_dict() + {"split"},
-     "ci": {"split", "level", "a": bootstrap_classwise_ci(...), "b": ...},
+     "ci": {"split", "level", "a": bootstrap_classwise_ci(...), "b": ...},   # stratified
+     "overall_ci": {"split", "level", "a": bootstrap_overall_ci(...), "b": ...},  # plain + Wilson
      "dca": {"split", "a": decision_curve(...), "b": ..., "compare": compare_decision_curves(b, a)}}
 
 where the DCA comparison's ``delta`` is max NB(B) − max NB(A), the paper's Δ (hybrid − classical).
@@ -166,8 +167,9 @@ def _comparisons(cfg: StudyConfig, out: Path, finished: dict, say: Progress) -> 
             atomic_write_json(path, doc)
             tt = (doc.get("ttest") or {}).get("accuracy") or {}
             p = tt.get("p")
-            say(f"compared {ds}: {c['b']} vs {c['a']}"
-                + (f" (t-test on fold accuracy: p = {p:.3g})" if p is not None else ""))
+            say(f"compared {ds}: B − A = {c['b']} − {c['a']}"
+                + (f" (fold accuracy: mean diff {tt['mean_diff']:+.4f}, t = {tt['t']:.3f}, "
+                   f"p = {p:.3g})" if p is not None else ""))
             docs.append({"dataset": ds, "a": c["a"], "b": c["b"], "sweep": c.get("sweep"),
                          "width": c.get("width"), "path": str(path.relative_to(out))})
     return docs

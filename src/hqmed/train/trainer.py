@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hqmed.errors import ConfigError
+from hqmed.eval.metrics import auroc
 from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from hqmed.train.config import ExperimentConfig, OptimConfig
 from hqmed.train.logging import EpochLogger
@@ -73,17 +74,9 @@ def lr_at(epoch: int, cfg: OptimConfig, epochs: int) -> float:
 
 
 def quick_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Per-epoch AUROC: binary, or macro one-vs-rest over the classes present; NaN if undefined."""
-    from sklearn.metrics import roc_auc_score
-
-    y_true = np.asarray(y_true)
-    present = np.unique(y_true)
-    if present.size < 2:
-        return float("nan")
-    if y_score.shape[1] == 2:
-        return float(roc_auc_score(y_true, y_score[:, 1]))
-    aucs = [roc_auc_score(y_true == k, y_score[:, k]) for k in present]
-    return float(np.mean(aucs))
+    """Per-epoch AUROC: ``hqmed.eval.metrics.auroc``'s macro value (binary for two classes); NaN
+    when fewer than two classes are present."""
+    return float(auroc(y_true, y_score)["macro"])
 
 
 def _progress_enabled(progress: bool | None) -> bool:
