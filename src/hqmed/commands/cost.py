@@ -4,6 +4,7 @@
     hqmed cost hq_litespinenet --n-train-samples 27320 --json
     hqmed cost hq_lcnet_050 --input-size 28 28 --in-chans 3 --num-classes 2 \
         -o "stride_list=[1,1,2,2,2]" --batch-size 64
+    hqmed cost hq_litespinenet --qubits 4:20:2 --plot cost_curve.png   # simulator cost vs qubits
 
 Timings are measured on this machine (median over repeats); the QPU column is an estimate from
 stated gate times and shots (see docs/eval.md), not a measurement.
@@ -48,6 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-2q-ns", type=float, default=300.0, help="QPU estimate: 2-qubit gate")
     parser.add_argument("--readout-ns", type=float, default=1000.0, help="QPU estimate: readout")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--qubits", default=None, metavar="START:STOP[:STEP]",
+                        help="instead of Table 8: the model's quantum layer resized to each n "
+                             "(e.g. 4:20:2), simulated time and memory on this machine with the "
+                             "fitted 2^(alpha n) growth, and the QPU estimate per n")
+    parser.add_argument("--qubits-batch", type=int, default=32,
+                        help="--qubits: batch size of the timed calls (default 32)")
+    parser.add_argument("--qubits-budget", type=float, default=20.0,
+                        help="--qubits: seconds one call may take; larger n are skipped (default 20)")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="--qubits: also write the curve as a PNG figure")
 
 
 def _options(items: list[str]) -> dict[str, Any]:
@@ -122,6 +133,50 @@ def format_cost_table(cost: dict, name: str) -> str:
     return "\n".join(lines)
 
 
+def format_curve_table(curve: dict) -> str:
+    """Text table of :func:`hqmed.eval.cost_curve.qubit_cost_curve`: one row per n."""
+    sim = {p["n"]: p for p in curve["simulated"]["points"]}
+    base = curve["simulated"]["baseline_rss_bytes"]
+    lines = [f"{'n':>3}  {'train ms':>10}  {'infer ms':>10}  {'peak MiB':>9}  {'depth':>5}  "
+             f"{'QPU s/eval (est.)':>17}"]
+    for hw in curve["hardware"]:
+        p = sim.get(hw["n"], {})
+        if "skipped" in p:
+            t = i = "skipped"
+            mem = "-"
+        else:
+            t, i = (f"{p[k]['mean'] * 1e3:.3g}" for k in ("train_s", "inference_s"))
+            mem = f"{(p['peak_rss_bytes'] - base) / 2**20:.0f}"
+        lines.append(f"{hw['n']:>3}  {t:>10}  {i:>10}  {mem:>9}  {hw['depth']:>5}  "
+                     f"{hw['seconds_per_evaluation']:>17.4g}")
+    fits = curve["simulated"]["fit"]
+    fmt = lambda a: "n/a" if a is None else f"{a:.2f}"  # noqa: E731
+    lines.append(f"fit time = c 2^(alpha n) (n >= 10 where measured): alpha {fmt(fits['train']['alpha'])} "
+                 f"(train), {fmt(fits['inference']['alpha'])} (inference); batch {curve['batch']}; "
+                 "QPU column is arithmetic from gate times and shots, not a measurement")
+    skipped = [f"n={p['n']}: {p['skipped']}" for p in curve["simulated"]["points"] if "skipped" in p]
+    return "\n".join(lines + ([f"skipped {'; '.join(skipped)}"] if skipped else []))
+
+
+def run_curve(args: argparse.Namespace, model, qpu) -> int:
+    from pathlib import Path
+
+    from hqmed.eval.cost_curve import model_quantum_layer, qubit_cost_curve
+    from hqmed.quantum.scaling import parse_qubit_range
+    from hqmed.utils.io import atomic_write_bytes
+
+    qubits = parse_qubit_range(args.qubits)
+    layer = model_quantum_layer(model, args.model)
+    curve = qubit_cost_curve(layer, qubits, args.qubits_batch, args.qubits_budget, qpu)
+    curve["model_name"] = args.model
+    if args.plot:
+        from hqmed.report.plots import cost_curve  # matplotlib: only when a figure is asked for
+
+        atomic_write_bytes(Path(args.plot), cost_curve(curve))
+    print(json.dumps(curve, indent=2) if args.json else format_curve_table(curve))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -138,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
                          **_options(args.option)).to(device)
     qpu = QPUTiming(gate_1q_ns=args.gate_1q_ns, gate_2q_ns=args.gate_2q_ns,
                     readout_ns=args.readout_ns, shots=args.shots)
+    if args.qubits is not None:
+        return run_curve(args, model, qpu)
     cost = measure_cost(model, (args.in_chans, h, w), device=device,
                         train_batch_size=args.batch_size, repeats=args.repeats,
                         train_repeats=args.train_repeats, n_train_samples=args.n_train_samples,

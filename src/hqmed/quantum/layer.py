@@ -240,6 +240,20 @@ class QuantumLayer(nn.Module):
             return adjoint_expval(self.circuit, x, w)
         return self._evaluate(x, w)
 
+    def resized(self, n_qubits: int) -> QuantumLayer:
+        """The same circuit family on ``n_qubits`` wires (torch backend, same engine options):
+        for cost sweeps against ``n``. Custom ``ranges`` are kept where they fit ``n``."""
+        c = self.circuit
+        kw: dict = dict(rotation=self.rotation, ansatz=self.ansatz, simulator=self.simulator,
+                        fused_max_qubits=self.fused_max_qubits, memory_limit_bytes=self.memory_limit_bytes)
+        if isinstance(c, RandomCircuit):
+            kw.update(seed=c.seed, ratio_imprim=c.ratio_imprim, n_rotations=c.n_rotations)
+        else:
+            kw["entangler_rotation"] = c.entangler_rotation
+            if c.ranges is not None and max(c.ranges) <= n_qubits - 1:
+                kw["ranges"] = c.ranges
+        return QuantumLayer(n_qubits, self.n_layers, **kw)
+
     # ---------------------------------------------------------------- resources
     def circuit_resources(self) -> dict:
         """Table-8 style resource counts (see :func:`hqmed.quantum.circuit_resources`)."""

@@ -336,3 +336,34 @@ def reliability_diagram(curves: Mapping[str, Mapping[str, Sequence[float]]], tit
     hax.set_ylabel("count")
     fig.tight_layout()
     return to_png(fig)
+
+
+def cost_curve(curve: Mapping) -> bytes:
+    """Simulated time (measured) and QPU time (estimated) of one batch against qubits, log scale,
+    with the fitted ``2^(alpha n)`` line; peak memory on the right panel.
+    ``curve``: :func:`hqmed.eval.cost_curve.qubit_cost_curve`."""
+    batch = curve["batch"]
+    pts = [p for p in curve["simulated"]["points"] if "skipped" not in p]
+    fig, (ax, axm) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ns = np.array([p["n"] for p in pts], dtype=float)
+    for key, label in (("train_s", "simulated, forward+backward"), ("inference_s", "simulated, inference")):
+        ax.plot(ns, [p[key]["mean"] for p in pts], "o-", label=label)
+    fit = curve["simulated"]["fit"]["train"]
+    if fit["alpha"] is not None:
+        xs = np.array(fit["ns"], dtype=float)
+        ax.plot(xs, 2 ** (fit["alpha"] * xs + fit["b"]), "k--", lw=1,
+                label=f"fit 2^({fit['alpha']:.2f} n)")
+    hw = curve["hardware"]
+    ax.plot([h["n"] for h in hw], [h["seconds_per_evaluation"] * batch for h in hw], "s-",
+            label=f"QPU estimate ({curve['qpu_timing']['shots']} shots)")
+    ax.set_yscale("log")
+    ax.set_xlabel("qubits n")
+    ax.set_ylabel(f"seconds per batch of {batch}")
+    ax.legend(fontsize=7)
+    base = curve["simulated"]["baseline_rss_bytes"]
+    axm.plot(ns, [(p["peak_rss_bytes"] - base) / 2**20 for p in pts], "o-", label="peak RSS above baseline")
+    axm.set_xlabel("qubits n")
+    axm.set_ylabel("MiB")
+    axm.legend(fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)
