@@ -112,6 +112,7 @@ th,td{border-bottom:1px solid var(--line);padding:5px 8px;vertical-align:top;tex
 th{background:var(--soft);font-weight:600}
 tbody tr:nth-child(even){background:#fafbfc}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+td:not(.num):not(.muted){white-space:nowrap}
 td.num small{white-space:nowrap;color:var(--muted)}
 td.pos{color:var(--pos);font-weight:700}td.neg{color:var(--neg)}
 td.best{font-weight:700}td.muted{color:var(--muted)}
