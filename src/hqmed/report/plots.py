@@ -344,26 +344,30 @@ def cost_curve(curve: Mapping) -> bytes:
     ``curve``: :func:`hqmed.eval.cost_curve.qubit_cost_curve`."""
     batch = curve["batch"]
     pts = [p for p in curve["simulated"]["points"] if "skipped" not in p]
-    fig, (ax, axm) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (ax, axm) = plt.subplots(1, 2, figsize=(WIDE_WIDTH_IN, 3.8))
     ns = np.array([p["n"] for p in pts], dtype=float)
-    for key, label in (("train_s", "simulated, forward+backward"), ("inference_s", "simulated, inference")):
-        ax.plot(ns, [p[key]["mean"] for p in pts], "o-", label=label)
+    for (key, label), color, ls in zip((("train_s", "simulated, forward+backward"),
+                                        ("inference_s", "simulated, inference")),
+                                       PALETTE, LINESTYLES):
+        ax.plot(ns, [p[key]["mean"] for p in pts], marker="o", ls=ls, color=color, label=label)
     fit = curve["simulated"]["fit"]["train"]
     if fit["alpha"] is not None:
         xs = np.array(fit["ns"], dtype=float)
-        ax.plot(xs, 2 ** (fit["alpha"] * xs + fit["b"]), "k--", lw=1,
+        ax.plot(xs, 2 ** (fit["alpha"] * xs + fit["b"]), ":", color=REFERENCE, lw=1.2,
                 label=f"fit 2^({fit['alpha']:.2f} n)")
     hw = curve["hardware"]
-    ax.plot([h["n"] for h in hw], [h["seconds_per_evaluation"] * batch for h in hw], "s-",
+    ax.plot([h["n"] for h in hw], [h["seconds_per_evaluation"] * batch for h in hw],
+            marker="s", ls="-.", color=PALETTE[2],
             label=f"QPU estimate ({curve['qpu_timing']['shots']} shots)")
     ax.set_yscale("log")
     ax.set_xlabel("qubits n")
     ax.set_ylabel(f"seconds per batch of {batch}")
-    ax.legend(fontsize=7)
+    ax.legend()
     base = curve["simulated"]["baseline_rss_bytes"]
-    axm.plot(ns, [(p["peak_rss_bytes"] - base) / 2**20 for p in pts], "o-", label="peak RSS above baseline")
+    axm.plot(ns, [(p["peak_rss_bytes"] - base) / 2**20 for p in pts], marker="o", color=PALETTE[0],
+             label="peak RSS above baseline")
     axm.set_xlabel("qubits n")
     axm.set_ylabel("MiB")
-    axm.legend(fontsize=7)
+    axm.legend()
     fig.tight_layout()
     return to_png(fig)

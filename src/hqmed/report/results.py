@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from hqmed.errors import DataNotFoundError
-from hqmed.train.rundir import RunDir, split_scores
 from hqmed.eval.metrics import confusion_matrix
+from hqmed.train.rundir import RunDir, split_scores
 from hqmed.utils.io import read_json
 
 
