@@ -118,3 +118,18 @@ def test_bad_layer_method_and_target_are_one_line_errors():
         attribute(model, x, method="lime")
     with pytest.raises(ConfigError, match=r"--target: expected a class index in \[0, 2\]"):
         attribute(model, x, target=5)
+
+
+def test_overlay_scales_to_the_map_range_and_leaves_a_flat_map_untinted():
+    from hqmed.explain import overlay_rgb
+
+    image = np.full((1, 8, 8), 0.5, dtype=np.float32)
+    heat = np.zeros((8, 8), dtype=np.float32)
+    heat[2, 3] = 1.0
+    out = overlay_rgb(image, heat, min_size=8).astype(int)
+    assert out.shape == (8, 8, 3)
+    assert (out[0, 0] == 128).all() and not (out[2, 3] == 128).all()  # only the peak is coloured
+    flat = overlay_rgb(image, np.full((8, 8), 3.0) + np.random.default_rng(0).random((8, 8)) * 1e-6,
+                       min_size=8)
+    assert np.abs(flat.astype(int) - 128).max() <= 1  # float noise on a flat map is not a pattern
+    assert overlay_rgb(image, heat, min_size=20).shape == (24, 24, 3)  # integer upscale

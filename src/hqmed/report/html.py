@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hqmed.explain.report import where_models_look
 from hqmed.report import checks, plots, tables
 from hqmed.report.format import fmt, fmt_interval, fmt_signed, metric_name, p_is, split_label
 from hqmed.report.results import RunResult, StudyResults, load_run, load_study
@@ -47,6 +48,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("confusion", "Confusion matrices"),
     ("roc", "ROC curves"),
     ("calibration", "Reliability diagrams"),
+    ("where-models-look", "Where the models look"),
     ("methods", "Methods and reproduction"),
 ]
 
@@ -647,6 +649,13 @@ def _calibration(s: StudyResults, opt: ReportOptions) -> str:
     if not figs:
         return ""
     return _section("calibration", _figs(figs), data=_splits_text(runs, _split_for_figures) + ".")
+
+
+@section("where-models-look")
+def _where_models_look(s: StudyResults, opt: ReportOptions) -> str:
+    body, data = where_models_look(s)
+    return _section("where-models-look", body, "Grad-CAM (hqmed explain) of both models of each "
+                    "comparison on the same fixed test images.", data=data) if body else ""
 
 
 def reliability(y_true: np.ndarray, y_score: np.ndarray, n_bins: int = 10) -> dict:
