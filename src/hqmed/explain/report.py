@@ -11,8 +11,8 @@ import numpy as np
 from hqmed.errors import HqmedError
 from hqmed.explain.overlay import overlay_png
 from hqmed.explain.run import RunExplainer
-from hqmed.train.inference import RunPredictor
 from hqmed.train.prepare import load_datasets
+from hqmed.train.rundir import RunDir
 
 __all__ = ["where_models_look", "fixed_images"]
 
@@ -33,7 +33,7 @@ def _img(png: bytes, alt: str) -> str:
 
 def _source_images(run_path, cache: dict):
     """(dataset subset of the fixed images, split name) for a run's data, loaded once per config."""
-    cfg = RunPredictor(run_path, device="cpu").cfg
+    cfg = RunDir(run_path).config()
     key = cfg.data.model_dump_json()
     if key not in cache:
         splits = load_datasets(cfg)
@@ -44,7 +44,7 @@ def _source_images(run_path, cache: dict):
 
 
 def _maps(run_path, ds) -> tuple[list[bytes], np.ndarray]:
-    predictor = RunPredictor(run_path, device="cpu")
+    predictor = RunDir(run_path).predictor(device="cpu")
     images = predictor.prepare(ds).images
     maps, probs, _ = RunExplainer(predictor).explain(images, None, "gradcam")
     return [overlay_png(im[:predictor.source_channels], m, min_size=96) for im, m in zip(images, maps)], probs

@@ -23,10 +23,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from hqmed.data.folders import load_image_files
 from hqmed.errors import HqmedError
 from hqmed.explain import RunExplainer, default_layer, overlay_png
 from hqmed.serve.page import render_page
-from hqmed.data.folders import load_image_files
 from hqmed.train.rundir import RunDir
 
 __all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES"]
