@@ -30,6 +30,10 @@ def test_demo_report_renders_in_chromium(demo_report, report_section_ids, open_p
     broken = [alt for alt, complete, w, h in images if not (complete and w > 0 and h > 0)]
     assert broken == [], f"broken images: {broken}"
 
+    # both models of the comparison side by side on every fixed test image
+    rows = page.locator("#where-models-look table.where-look tr").count() - 1
+    assert rows >= 2 and page.locator("#where-models-look table.where-look img").count() == 2 * rows
+
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

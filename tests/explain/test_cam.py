@@ -133,3 +133,11 @@ def test_overlay_scales_to_the_map_range_and_leaves_a_flat_map_untinted():
                        min_size=8)
     assert np.abs(flat.astype(int) - 128).max() <= 1  # float noise on a flat map is not a pattern
     assert overlay_rgb(image, heat, min_size=20).shape == (24, 24, 3)  # integer upscale
+
+
+def test_fixed_report_images_are_the_first_per_class_in_file_order():
+    from hqmed.explain.report import fixed_images
+
+    labels = np.array([2, 0, 2, 1, 0, 2, 0, -1, 1])
+    np.testing.assert_array_equal(fixed_images(labels, per_class=2), [1, 4, 3, 8, 0, 2])
+    np.testing.assert_array_equal(fixed_images(labels, per_class=1, max_classes=2), [1, 3])
