@@ -506,7 +506,13 @@ def _cost(s: StudyResults, opt: ReportOptions) -> str:
     t = tables.cost(s.cost)
     if not t:
         return ""
-    return _section("cost", tables.to_html(t), data="one image (batch 1) or one training batch, "
+    curve = ""
+    if s.cost_curve:
+        c = s.cost_curve
+        curve = _figs([_figure("fig-cost-curve", plots.cost_curve(c),
+                               f"{c.get('model', '')}: simulated time (measured here, batch {c['batch']}) "
+                               "and QPU estimate (gate times and shots) against the number of qubits")])
+    return _section("cost", tables.to_html(t) + curve, data="one image (batch 1) or one training batch, "
                     "measured on this machine; no data split.")
 
 

@@ -126,6 +126,7 @@ class StudyResults:
     comparisons: list[dict]
     cost: dict
     external: list[dict]
+    cost_curve: dict | None = None  # hqmed.eval.cost_curve.qubit_cost_curve (cost.qubits)
 
     @property
     def skipped(self) -> list[dict]:
@@ -178,5 +179,7 @@ def load_study(root: str | Path) -> StudyResults:
     cost = read_json(root / meta["cost"]) if meta.get("cost") and (root / meta["cost"]).is_file() \
         else {}
     external = [read_json(root / p) for p in meta.get("external", []) if (root / p).is_file()]
+    curve = meta.get("cost_curve")
+    cost_curve = read_json(root / curve) if curve and (root / curve).is_file() else None
     return StudyResults(root=root, meta=meta, runs=runs, comparisons=comparisons, cost=cost,
-                        external=external)
+                        external=external, cost_curve=cost_curve)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hqmed.errors import ConfigError
+from hqmed.quantum.scaling import parse_qubit_range
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -129,6 +130,19 @@ class CostSpec(_Section):
     timing: bool = True  # False: counts only (params, FLOPs, circuit resources), no timings
     repeats: int = Field(20, ge=1)  # latency repeats (median reported)
     datasets: list[str] | None = None  # dataset whose input shape is used (None: the first)
+    qubits: str | None = None  # e.g. "4:16:2": simulated-cost curve of the quantum layer vs n (report plot)
+    qubits_batch: int = Field(32, ge=1)  # batch of the timed calls of that curve
+    qubits_budget_s: float = Field(20.0, gt=0)  # seconds one call may take; larger n are skipped
+
+    @field_validator("qubits")
+    @classmethod
+    def _qubit_range(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_qubit_range(v)
+            except ConfigError as exc:  # pydantic reports ValueErrors with the key's path
+                raise ValueError(str(exc).replace("--qubits: ", "")) from None
+        return v
 
 
 class StudyConfig(_Section):

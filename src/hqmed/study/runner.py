@@ -41,9 +41,11 @@ import yaml
 from hqmed.data.phantoms import generate_phantom_dataset
 from hqmed.errors import DataNotFoundError, HqmedError
 from hqmed.eval.compare import compare_runs
-from hqmed.eval.cost import measure_cost
+from hqmed.eval.cost import measure_cost, quantum_layers
+from hqmed.eval.cost_curve import qubit_cost_curve
 from hqmed.eval.external import external_summary
 from hqmed.models import create_model
+from hqmed.quantum.scaling import parse_qubit_range
 from hqmed.report.html import build_report
 from hqmed.report.results import RunResult, load_run
 from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs, substitute
@@ -130,6 +132,9 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
     if cfg.cost.enabled and finished:
         meta["cost"] = _cost(cfg, out, runs, finished, say)
         _write_meta(out, meta)
+    if cfg.cost.enabled and cfg.cost.qubits and finished:
+        meta["cost_curve"] = _cost_curve(cfg, out, runs, finished, say)
+        _write_meta(out, meta)
     meta["external"] = _external(cfg, out, runs, finished, skipped, say, data_root)
     meta["finished"] = _now()
     meta["wall_seconds"] = round(time.perf_counter() - t_study, 1)
@@ -202,6 +207,32 @@ def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Pr
     atomic_write_json(out / "cost.json", doc)
     atomic_write_json(out / "cost_raw.json", raw)
     return "cost.json"
+
+
+def _cost_curve(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict,
+                say: Progress) -> str | None:
+    """Simulated cost vs qubits of the first finished model with a quantum layer (cost.qubits)."""
+    qubits = parse_qubit_range(cfg.cost.qubits)
+    for r in runs:
+        res = finished.get((r["dataset"], r["model"]))
+        if res is None:
+            continue
+        conf = r["config"]
+        shape = RunDir(res.path).input_shape()
+        model = create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
+                             drop_rate=conf.model.drop_rate, **conf.model.kwargs)
+        layers = [m for _, m in quantum_layers(model) if callable(getattr(m, "resized", None))]
+        if not layers:
+            continue
+        curve = qubit_cost_curve(layers[0], qubits, cfg.cost.qubits_batch, cfg.cost.qubits_budget_s)
+        curve["model"] = res.label
+        atomic_write_json(out / "cost_curve.json", curve)
+        alpha = curve["simulated"]["fit"]["train"]["alpha"]
+        say(f"cost curve {res.label}: n = {qubits[0]}..{qubits[-1]}"
+            + (f", time ~ 2^({alpha:.2f} n)" if alpha is not None else ""))
+        return "cost_curve.json"
+    say("cost curve: skipped (no finished model has a quantum layer)")
+    return None
 
 
 def flatten_cost(c: dict) -> dict:
