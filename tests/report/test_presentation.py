@@ -57,3 +57,15 @@ def test_glance_sentence_issue_example(direction):
     assert "df = 2" in text and "9.93" in text and "little power" in text
     assert f"t = {MINUS}5.10" in text
     assert f"[{MINUS}1.000, 0.440]" in text  # B − A ± 0.9, clipped at −1
+
+
+def test_net_benefit_thresholds_are_configurable(fake_study):
+    from hqmed.report.html import ReportOptions, options_of, render
+
+    s = load_study(fake_study)
+    assert options_of(s).dca_thresholds == (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the default
+    s.meta["statistics"]["net_benefit_thresholds"] = [0.15, 0.25]
+    assert options_of(s) == ReportOptions(dca_thresholds=(0.15, 0.25))
+    dca = re.search(r'<table id="tab-dca".*?</table>', render(s), re.S).group(0)
+    assert "pt = 0.15" in dca and "pt = 0.25" in dca and "pt = 0.05" not in dca
+    assert "Mean B − A, 0.15–0.25" in dca

@@ -16,7 +16,7 @@ def quick_report(monkeypatch):
     import hqmed.study.runner
     from hqmed.report.results import load_study
 
-    def stub(study_dir, out=None):
+    def stub(study_dir, out=None, options=None):
         s = load_study(study_dir)
         path = Path(out or Path(study_dir) / "report.html")
         path.write_text(f"<html>{len(s.runs)} runs</html>")

@@ -47,6 +47,7 @@ def resolve_config(name: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from hqmed.report import build_report, load_study
+    from hqmed.report.html import ReportOptions
     from hqmed.report.tables import summary_markdown
     from hqmed.study.config import load_study_config
     from hqmed.study.runner import run_study
@@ -54,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     args.config = str(resolve_config(args.config))
     cfg = load_study_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("studies") / cfg.name
-    if args.report_only:
-        path = build_report(out)
+    if args.report_only:  # presentation settings from the config as given now (--set ...)
+        path = build_report(out, options=ReportOptions(
+            dca_thresholds=tuple(cfg.statistics.net_benefit_thresholds)))
     else:
         command = "hqmed " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
         t0 = time.perf_counter()

@@ -207,7 +207,8 @@ def dicom_shape(path: str | os.PathLike) -> tuple[int, int]:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-        return int(ds.Rows), int(ds.Columns)
+        with _decoder_diagnostics_held_back():
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            return int(ds.Rows), int(ds.Columns)
     except Exception as exc:
         raise DataError(f"{path}: expected a DICOM header with Rows/Columns; got {type(exc).__name__}: {exc}") from exc

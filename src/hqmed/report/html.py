@@ -713,9 +713,15 @@ def _methods(s: StudyResults, opt: ReportOptions) -> str:
 # Assembly
 # ------------------------------------------------------------------------------------------------
 
+def options_of(s: StudyResults) -> ReportOptions:
+    """The study's own presentation settings (``statistics.net_benefit_thresholds``), else defaults."""
+    at = (s.meta.get("statistics") or {}).get("net_benefit_thresholds")
+    return ReportOptions(dca_thresholds=tuple(at)) if at else ReportOptions()
+
+
 def render(s: StudyResults, options: ReportOptions | None = None) -> str:
-    """The complete HTML document of a study."""
-    opt = options or ReportOptions()
+    """The complete HTML document of a study (``options``: default :func:`options_of` the study)."""
+    opt = options or options_of(s)
     built = [(sid, _BUILDERS[sid](s, opt)) for sid, _ in SECTIONS if sid in _BUILDERS]
     built = [(sid, body) for sid, body in built if body]
     present = [sid for sid, _ in built]

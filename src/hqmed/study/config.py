@@ -107,6 +107,17 @@ class StatisticsSpec(_Section):
     n_boot: int = Field(1000, ge=10)  # bootstrap resamples
     seed: int = 0  # bootstrap seed
     dca_thresholds: list[float] | None = None  # None: 0.01 ... 0.99
+    # threshold probabilities of the report's net-benefit table (read off the decision curves)
+    net_benefit_thresholds: list[float] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5], min_length=1)
+
+    @field_validator("net_benefit_thresholds")
+    @classmethod
+    def _probabilities(cls, v: list[float]) -> list[float]:
+        bad = [x for x in v if not 0.0 < x < 1.0]
+        if bad:
+            raise ValueError(f"threshold probabilities in (0, 1); got {bad}")
+        return sorted(v)
 
 
 class ExternalSpec(_Section):
