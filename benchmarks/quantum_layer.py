@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nops per training step (hqmed, batch 32): {ops[32]['forward']} forward + "
           f"{ops[32]['backward']} backward ATen kernels (+{ops[32]['views']} views); "
           f"the same at batch 1: {ops[1]['forward']} + {ops[1]['backward']}")
-    res = ref.circuit_resources()
+    res = ref.circuit_resources().to_dict()
     print(f"circuit: {res['qubits']} qubits, depth {res['depth']}, gates {res['gate_counts']}, "
           f"{res['trainable_parameters']} parameters, {res['shift_evaluations_weights']} "
           f"parameter-shift evaluations, state vector {res['state_vector_size']}")

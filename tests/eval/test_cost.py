@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from hqmed.errors import ShapeError
+from hqmed.quantum import CircuitResources
 from hqmed.eval.cost import (
     QPUTiming,
     circuit_evaluations,
@@ -17,7 +18,6 @@ from hqmed.eval.cost import (
     count_trainable_parameters,
     measure_cost,
     quantum_layers,
-    resource_counts,
     saved_activation_bytes,
 )
 
@@ -34,8 +34,13 @@ class FakeQuantum(nn.Module):
         return torch.cos(x + self.weights.sum())
 
     def circuit_resources(self):
-        return {"n_qubits": self.n, "depth": 2, "gate_sizes": {1: 3 * self.n, 2: 2 * self.n},
-                "n_params": self.weights.numel()}
+        n, p = self.n, self.weights.numel()
+        return CircuitResources(qubits=n, depth=2, variational_layers=2,
+                                gate_counts={"Rot": 3 * n, "CNOT": 2 * n}, encoding_gates=0,
+                                trainable_gates=3 * n, trainable_parameters=p,
+                                one_qubit_gates=3 * n, two_qubit_gates=2 * n, cnot_gates=2 * n,
+                                shift_evaluations_weights=2 * p, shift_evaluations_with_inputs=2 * p,
+                                state_vector_size=2**n)
 
 
 class Net(nn.Module):
@@ -70,12 +75,19 @@ def test_quantum_layers_and_evaluations():
     net = Net()
     assert [n for n, _ in quantum_layers(net)] == ["q"]
     assert circuit_evaluations(net, (3, 6, 6)) == {"q": 4.0}
-    c = resource_counts(net.q.circuit_resources())
-    assert c == {"n_qubits": 4, "n_1q": 12, "n_2q": 8, "n_params": 24, "depth": 2}
-    assert resource_counts({"num_qubits": 7, "n_1q_gates": 70, "n_2q_gates": 21})["n_2q"] == 21
-    hq = resource_counts({"qubits": 7, "depth": 13, "gate_counts": {"RY": 7, "Rot": 21, "CNOT": 21},
-                          "two_qubit_gates": 21, "trainable_parameters": 63})
-    assert hq == {"n_qubits": 7, "n_1q": 28, "n_2q": 21, "n_params": 63, "depth": 13}
+    q = measure_cost(net, (3, 6, 6), timing=False)["quantum"][0]
+    assert q["resources"] == net.q.circuit_resources().to_dict()  # one set of names, as given
+
+
+def test_a_resources_dict_of_other_names_is_refused():
+    class Foreign(FakeQuantum):
+        def circuit_resources(self):
+            return {"num_wires": 4}
+
+    net = Net()
+    net.q = Foreign(4)
+    with pytest.raises(TypeError, match="expected hqmed.quantum.CircuitResources; got dict"):
+        measure_cost(net, (3, 6, 6), timing=False)
 
 
 def test_circuit_flops_and_qpu_estimate():
@@ -111,7 +123,7 @@ def test_measure_cost_json_and_qpu():
     json.dumps(out)
     assert out["params"] == count_trainable_parameters(net)
     q = out["quantum"][0]
-    assert q["evaluations_per_sample"] == 4.0 and q["gradient_evaluations"] == 48
+    assert q["evaluations_per_sample"] == 4.0 and q["resources"]["shift_evaluations_weights"] == 48
     assert q["circuit_flops_estimate"] == circuit_flops(4, 12, 8)
     assert out["flops_circuit_estimate"] == 4 * circuit_flops(4, 12, 8)
     assert out["qpu_inference_ms_per_sample"] == pytest.approx(
@@ -144,7 +156,8 @@ def test_measure_cost_with_real_quantum_layer():
 
     out = measure_cost(Tiny(), (3, 2, 2), timing=False)
     q = out["quantum"][0]
-    assert q["counts"]["n_qubits"] == 7 and q["counts"]["n_2q"] == 21
-    assert q["gradient_evaluations"] == 126  # the paper's Table 8 row
-    assert q["evaluations_per_sample"] == 1.0 and q["statevector_size"] == 128
+    r = q["resources"]
+    assert r["qubits"] == 7 and r["two_qubit_gates"] == 21 and r["one_qubit_gates"] == 28
+    assert r["shift_evaluations_weights"] == 126  # the paper's Table 8 row
+    assert q["evaluations_per_sample"] == 1.0 and r["state_vector_size"] == 128
     assert out["params"] == 12 * 7 + 7 + 63 + 7 * 2 + 2

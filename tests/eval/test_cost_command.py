@@ -44,6 +44,7 @@ def test_cost_command_hq_litespinenet_matches_table8(capsys):
     q = json.loads(capsys.readouterr().out)["quantum"]
     assert len(q) == 1
     # LiteSpineNet paper, Table 8: 7 qubits, 63 circuit parameters, 21 CNOTs, 126 gradient evals
-    assert q[0]["counts"]["n_qubits"] == 7 and q[0]["counts"]["n_2q"] == 21
-    assert q[0]["trainable_params"] == 63 and q[0]["gradient_evaluations"] == 126
-    assert q[0]["evaluations_per_sample"] == 1.0 and q[0]["statevector_size"] == 128
+    r = q[0]["resources"]
+    assert r["qubits"] == 7 and r["two_qubit_gates"] == 21
+    assert r["trainable_parameters"] == 63 and r["shift_evaluations_weights"] == 126
+    assert q[0]["evaluations_per_sample"] == 1.0 and r["state_vector_size"] == 128

@@ -283,7 +283,7 @@ def test_entangler_ranges_reach_pennylane_backend_and_resources():
     pl_layer.load_state_dict(layer.state_dict())
     x = torch.rand(4, 7)
     assert torch.allclose(layer(x), pl_layer(x), atol=1e-5)
-    assert layer.circuit_resources()["cnot_gates"] == 21
+    assert layer.circuit_resources().cnot_gates == 21
 
 
 @pytest.mark.parametrize("kw,match", [

@@ -92,15 +92,16 @@ def test_circuit_resources_match_qml_specs(ansatz, n, layers, rotation):
     res = layer.circuit_resources()
     specs = qml.specs(pennylane_qnode(layer), level="device")(
         torch.rand(n), layer.weights.detach())["resources"]
-    assert res["gate_counts"] == dict(specs.gate_types)
-    assert res["depth"] == specs.depth
-    assert res["qubits"] == n and res["state_vector_size"] == 2**n
-    assert res["trainable_parameters"] == layer.weights.numel()
-    assert res["shift_evaluations_weights"] == 2 * layer.weights.numel()
+    assert res.gate_counts == dict(specs.gate_types)
+    assert res.depth == specs.depth
+    assert res.one_qubit_gates == specs.gate_sizes[1] and res.two_qubit_gates == specs.gate_sizes.get(2, 0)
+    assert res.qubits == n and res.state_vector_size == 2**n
+    assert res.trainable_parameters == layer.weights.numel()
+    assert res.shift_evaluations_weights == 2 * layer.weights.numel()
 
 
 def test_resources_reproduce_litespinenet_table8():
     res = QuantumLayer(7, 3, rotation="Y").circuit_resources()
-    assert (res["qubits"], res["encoding_gates"], res["trainable_gates"], res["trainable_parameters"],
-            res["cnot_gates"], res["shift_evaluations_weights"], res["state_vector_size"],
-            res["variational_layers"]) == (7, 7, 21, 63, 21, 126, 128, 3)
+    assert (res.qubits, res.encoding_gates, res.trainable_gates, res.trainable_parameters,
+            res.cnot_gates, res.shift_evaluations_weights, res.state_vector_size,
+            res.variational_layers) == (7, 7, 21, 63, 21, 126, 128, 3)

@@ -83,8 +83,8 @@ def format_cost_table(cost: dict, name: str) -> str:
     """Table-8-style text: metric | measured here | QPU estimate | description."""
     q = cost["quantum"]
 
-    def qjoin(key: str) -> str:
-        return " + ".join(_fmt_int(layer["counts"][key]) for layer in q) if q else "N/A"
+    def qjoin(key: str) -> str:  # a hqmed.quantum.CircuitResources field of every layer
+        return " + ".join(_fmt_int(layer["resources"][key]) for layer in q) if q else "N/A"
 
     def qval(key: str) -> str:
         return " + ".join(_fmt_int(layer[key]) for layer in q) if q else "N/A"
@@ -95,17 +95,17 @@ def format_cost_table(cost: dict, name: str) -> str:
     mem = cost["memory"]
     h, w = cost["input_shape"][1:]
     rows = [
-        ("Qubits used", qjoin("n_qubits"), qjoin("n_qubits") if q else "N/A", "qubits per circuit"),
+        ("Qubits used", qjoin("qubits"), qjoin("qubits") if q else "N/A", "qubits per circuit"),
         ("Circuit depth", qjoin("depth"), qjoin("depth") if q else "N/A", "as reported by the layer"),
-        ("1-qubit gates", qjoin("n_1q"), qjoin("n_1q") if q else "N/A", "encoding + rotations"),
-        ("2-qubit gates", qjoin("n_2q"), qjoin("n_2q") if q else "N/A", "entangling gates"),
-        ("Circuit parameters", qval("trainable_params"), qval("trainable_params") if q else "N/A",
+        ("1-qubit gates", qjoin("one_qubit_gates"), qjoin("one_qubit_gates") if q else "N/A", "encoding + rotations"),
+        ("2-qubit gates", qjoin("two_qubit_gates"), qjoin("two_qubit_gates") if q else "N/A", "entangling gates"),
+        ("Circuit parameters", qjoin("trainable_parameters"), qjoin("trainable_parameters") if q else "N/A",
          "trainable circuit weights"),
-        ("Gradient evals.", qval("gradient_evaluations"), qval("gradient_evaluations") if q else "N/A",
+        ("Gradient evals.", qjoin("shift_evaluations_weights"), qjoin("shift_evaluations_weights") if q else "N/A",
          "parameter shift: 2 per parameter (backprop here)"),
         ("Circuit evals./sample", qval("evaluations_per_sample"),
          qval("evaluations_per_sample") if q else "N/A", "circuit runs per input image"),
-        ("State-vector size", qval("statevector_size"), "N/A", "amplitudes, simulation only"),
+        ("State-vector size", qjoin("state_vector_size"), "N/A", "amplitudes, simulation only"),
         ("Trainable params.", _fmt_int(cost["params"]), _fmt_int(cost["params"]) if q else "N/A",
          "total learnable parameters"),
         ("FLOPs (torch)", _fmt_int(cost["flops"]), "N/A", "FlopCounterMode, 1 sample"),

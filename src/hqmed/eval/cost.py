@@ -19,7 +19,8 @@
   backward pass (counted exactly with ``saved_tensors_hooks``), and the process's peak RSS
   (``resource.getrusage``; a high-water mark of the whole process, not of this model).
   ``tracemalloc`` is not used: it does not see torch's C++ allocations.
-- ``quantum``: for each quantum layer (any submodule with a ``circuit_resources()`` method),
+- ``quantum``: for each quantum layer (any submodule with a ``circuit_resources()`` method
+  returning :class:`hqmed.quantum.CircuitResources`, whose field names are used unchanged),
   its resources, how many circuit evaluations one sample needs (counted with a forward hook:
   elements of the input's leading dims / batch), parameter-shift gradient evaluations
   (2 per circuit parameter) and a QPU latency *estimate* from :class:`QPUTiming`.
@@ -47,6 +48,7 @@ import torch
 from torch import nn
 
 from hqmed.errors import ShapeError
+from hqmed.quantum.resources import CircuitResources
 
 log = logging.getLogger(__name__)
 
@@ -106,39 +108,6 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], device=None) -> di
 
 
 # --------------------------------------------------------------------------- quantum resources
-def _first(res: dict, *keys: str, default=None):
-    for k in keys:
-        if k in res and res[k] is not None:
-            return res[k]
-    return default
-
-
-def resource_counts(res: dict) -> dict[str, int]:
-    """Normalise a ``circuit_resources()`` dict to ``{"n_qubits", "n_1q", "n_2q", "n_params",
-    "depth"}``. Understands hqmed.quantum's keys (``qubits``, ``gate_counts``,
-    ``two_qubit_gates``, ``trainable_parameters``) and PennyLane-``specs``-like ``num_wires`` /
-    ``gate_sizes``. A Rot gate counts as one 1-qubit gate."""
-    n_qubits = int(_first(res, "qubits", "n_qubits", "num_qubits", "num_wires", default=0))
-    sizes = _first(res, "gate_sizes", default=None)
-    gate_counts = _first(res, "gate_counts", "gate_types", default=None)
-    if isinstance(sizes, dict):
-        n1 = int(sizes.get(1, sizes.get("1", 0)))
-        n2 = int(sum(v for k, v in sizes.items() if int(k) >= 2))
-    else:
-        n2 = int(_first(res, "two_qubit_gates", "n_2q_gates", "num_2q_gates", "cnot_gates",
-                        default=0))
-        if isinstance(gate_counts, dict):
-            n1 = int(sum(gate_counts.values())) - n2
-        else:
-            n1 = int(_first(res, "n_1q_gates", "num_1q_gates", "single_qubit_gates", default=0))
-    return {
-        "n_qubits": n_qubits, "n_1q": n1, "n_2q": n2,
-        "n_params": int(_first(res, "trainable_parameters", "n_params", "num_trainable_params",
-                               default=0)),
-        "depth": int(_first(res, "depth", default=0)),
-    }
-
-
 def circuit_flops(n_qubits: int, n_1q: int, n_2q: int) -> int:
     """Real FLOPs of one state-vector evaluation of a circuit (analytic estimate).
 
@@ -197,20 +166,17 @@ def quantum_cost(model: nn.Module, input_shape: Sequence[int], qpu: QPUTiming | 
     evals = circuit_evaluations(model, input_shape, device) if quantum_layers(model) else {}
     out = []
     for name, mod in quantum_layers(model):
-        res = dict(mod.circuit_resources())
-        c = resource_counts(res)
-        n_params = c["n_params"] or sum(p.numel() for p in mod.parameters() if p.requires_grad)
+        res = mod.circuit_resources()
+        if not isinstance(res, CircuitResources):
+            raise TypeError(f"{name}.circuit_resources(): expected hqmed.quantum.CircuitResources; "
+                            f"got {type(res).__name__}")
         per_sample = float(evals.get(name, 0.0))
-        t_eval = qpu.circuit_seconds(c["n_1q"], c["n_2q"])
+        t_eval = qpu.circuit_seconds(res.one_qubit_gates, res.two_qubit_gates)
         out.append({
             "name": name,
-            "resources": res,
-            "counts": c,
-            "trainable_params": int(n_params),
+            "resources": res.to_dict(),
             "evaluations_per_sample": per_sample,
-            "gradient_evaluations": 2 * int(n_params),  # parameter-shift: 2 per parameter
-            "circuit_flops_estimate": circuit_flops(c["n_qubits"], c["n_1q"], c["n_2q"]),
-            "statevector_size": 2 ** c["n_qubits"],
+            "circuit_flops_estimate": circuit_flops(res.qubits, res.one_qubit_gates, res.two_qubit_gates),
             "qpu_seconds_per_evaluation": t_eval,
             "qpu_inference_ms_per_sample": 1e3 * t_eval * per_sample,
             "qpu_timing": asdict(qpu),

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from torch import nn
 
 from hqmed.errors import ConfigError
-from hqmed.eval.cost import QPUTiming, quantum_layers, resource_counts
+from hqmed.eval.cost import QPUTiming, quantum_layers
 from hqmed.quantum.scaling import simulated_cost_curve
 
 __all__ = ["qubit_cost_curve", "model_quantum_layer"]
@@ -42,9 +42,10 @@ def qubit_cost_curve(layer: nn.Module, qubits: Sequence[int], batch: int = 32,
     qpu = qpu or QPUTiming()
     hardware = []
     for n in qubits:
-        c = resource_counts(layer.resized(n).circuit_resources())
-        hardware.append({"n": n, "depth": c["depth"], "n_1q": c["n_1q"], "n_2q": c["n_2q"],
-                         "seconds_per_evaluation": qpu.circuit_seconds(c["n_1q"], c["n_2q"])})
+        r = layer.resized(n).circuit_resources()
+        hardware.append({"n": n, "depth": r.depth, "one_qubit_gates": r.one_qubit_gates,
+                         "two_qubit_gates": r.two_qubit_gates,
+                         "seconds_per_evaluation": qpu.circuit_seconds(r.one_qubit_gates, r.two_qubit_gates)})
     sim = simulated_cost_curve(qubits, layer.resized, batch, budget_s, max_repeats)
     return {"ansatz": getattr(layer, "ansatz", None), "n_layers": getattr(layer, "n_layers", None),
             "qubits": list(qubits), "batch": batch, "simulated": sim, "hardware": hardware,

@@ -22,7 +22,7 @@ from hqmed.quantum.gates import GATES, cnot, cz, h, rot, rx, ry, rz
 from hqmed.quantum.layer import ANSATZE, QuantumLayer
 from hqmed.quantum.layered import LayeredCircuit
 from hqmed.quantum.pennylane_bridge import pennylane_qnode
-from hqmed.quantum.resources import circuit_depth, circuit_resources
+from hqmed.quantum.resources import CircuitResources, circuit_depth, circuit_resources
 from hqmed.quantum.shift import parameter_shift
 from hqmed.quantum.statevector import (
     apply_matrix,
@@ -48,7 +48,7 @@ from hqmed.quantum.templates import (
 
 __all__ = [
     "QuantumLayer", "ANSATZE", "LayeredCircuit", "RandomCircuit", "gates_expval",
-    "pennylane_qnode", "circuit_resources", "circuit_depth", "parameter_shift",
+    "pennylane_qnode", "CircuitResources", "circuit_resources", "circuit_depth", "parameter_shift",
     "zero_state", "apply_matrix", "apply_ops", "probabilities", "expval_z", "sign_matrix",
     "GATES", "rx", "ry", "rz", "rot", "h", "cnot", "cz",
     "angle_embedding", "angle_embedding_ops", "strongly_entangling_layers",

@@ -19,7 +19,7 @@ from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum.adjoint import adjoint_expval
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
 from hqmed.quantum.engine import CACHE_MAX_QUBITS, SIMULATORS, check_memory, select_simulator
-from hqmed.quantum.resources import circuit_resources
+from hqmed.quantum.resources import CircuitResources, circuit_resources
 from hqmed.quantum.shift import parameter_shift
 
 __all__ = ["QuantumLayer", "ANSATZE"]
@@ -255,12 +255,9 @@ class QuantumLayer(nn.Module):
         return QuantumLayer(n_qubits, self.n_layers, **kw)
 
     # ---------------------------------------------------------------- resources
-    def circuit_resources(self) -> dict:
-        """Table-8 style resource counts (see :func:`hqmed.quantum.circuit_resources`)."""
+    def circuit_resources(self) -> CircuitResources:
+        """Table-8 style resource counts (see :class:`hqmed.quantum.CircuitResources`)."""
         x = torch.zeros(self.n_qubits)
         w = torch.zeros(self.circuit.weight_shape)
-        res = circuit_resources(self.circuit.encoding_ops(x), self.circuit.variational_ops(w),
-                                self.n_qubits, self.circuit.n_layers, self.n_qubits)
-        res.update(ansatz=self.ansatz, rotation=self.rotation, backend=self.backend,
-                   diff_method=self.diff_method)
-        return res
+        return circuit_resources(self.circuit.encoding_ops(x), self.circuit.variational_ops(w),
+                                 self.n_qubits, self.circuit.n_layers, self.n_qubits)
