@@ -40,9 +40,9 @@ def test_fmt_p_three_significant_digits(p, want):
 
 def test_interval_is_bounded_to_the_metric_range():
     # the "0.909 ± 0.143" would reach 1.052: an interval never leaves [0, 1]
-    assert fmt_interval(0.766, 1.052) == "[0.766, 1.000]"
-    assert fmt_interval(-0.2, 0.3) == "[0.000, 0.300]"
-    assert fmt_interval(-1.7, 0.4, (-1, 1)) == f"[{MINUS}1.000, 0.400]"
+    assert fmt_interval(0.766, 1.052) == "[0.766,\u00a01.000]"
+    assert fmt_interval(-0.2, 0.3) == "[0.000,\u00a00.300]"
+    assert fmt_interval(-1.7, 0.4, (-1, 1)) == f"[{MINUS}1.000,\u00a00.400]"
     assert fmt_interval(None, 0.3) == "–"
     assert bounded(1.2, -0.1) == (1.0, 0.0)
 

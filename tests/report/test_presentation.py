@@ -56,7 +56,7 @@ def test_glance_sentence_issue_example(direction):
     assert "test split, n = 100" in text
     assert "df = 2" in text and "9.93" in text and "little power" in text
     assert f"t = {MINUS}5.10" in text
-    assert f"[{MINUS}1.000, 0.440]" in text  # B − A ± 0.9, clipped at −1
+    assert f"[{MINUS}1.000,\u00a00.440]" in text  # B − A ± 0.9, clipped at −1
 
 
 def test_net_benefit_thresholds_are_configurable(fake_study):

@@ -3,7 +3,8 @@
 - 3 decimals by default (``fmt``), true minus signs (U+2212) everywhere, never an ASCII hyphen;
 - p-values as "< 0.001" or 3 significant digits (``fmt_p``);
 - differences with an explicit sign (``fmt_signed``), always B − A in the report;
-- intervals as "[lo, hi]" clipped to the metric's range (``fmt_interval``), never "x ± h";
+- intervals as "[lo, hi]" clipped to the metric's range (``fmt_interval``, a no-break space after
+  the comma), never "x ± h";
 - metric keys ("precision_weighted") as human names ("Precision (weighted)", ``metric_name``);
 - which data a number comes from ("test split, n = 100", ``split_label``).
 """
@@ -137,7 +138,7 @@ def fmt_interval(lo: Any, hi: Any, bounds: tuple[float, float] = (0.0, 1.0), dig
     lo_b, hi_b = bounded(lo, hi, bounds)
     if lo_b is None or hi_b is None:
         return NDASH
-    return f"[{fmt(lo_b, digits)}, {fmt(hi_b, digits)}]"
+    return f"[{fmt(lo_b, digits)},\u00a0{fmt(hi_b, digits)}]"  # no line break inside
 
 
 def split_label(split: str, n: int | None = None, folds: int | None = None) -> str:
