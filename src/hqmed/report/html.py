@@ -129,6 +129,7 @@ figcaption{font-size:13.5px;color:var(--muted);margin-top:4px}
 .tag{display:inline-block;background:#e8f0fb;color:var(--acc);border-radius:4px;padding:0 6px;
 font-size:12px;margin-right:4px}
 footer{margin-top:50px;color:var(--muted);font-size:12.5px}
+@media (max-width:900px){main{padding:12px 16px 60px}table{font-size:12px}th,td{padding:4px 5px}}
 """
 
 

@@ -230,7 +230,9 @@ def ttests(comparisons: Sequence[Mapping[str, Any]]) -> Table:
     if untestable:
         t.note = ("Rows marked 'not testable' have a metric that is undefined in some fold (e.g. a "
                   "class absent from a fold), or fewer than two folds.")
-    return t.drop_constant("Comparison", "Comparison")
+    # dropped last is named first: "Comparison: ... Folds (df): ... Critical t: ..."
+    return (t.drop_constant("Critical t", "Critical t").drop_constant("Folds (df)", "Folds (df)")
+            .drop_constant("Comparison", "Comparison"))
 
 
 def mcnemar(comparisons: Sequence[Mapping[str, Any]]) -> Table:
