@@ -60,3 +60,17 @@ def test_human_metric_names_and_split_labels():
     assert split_label("test", 100) == "test split, n = 100"
     assert split_label("val", 1200, folds=3) == \
         "pooled out-of-fold validation predictions (3 folds), n = 1,200"
+
+
+def test_class_styles_separate_similar_hues():
+    from hqmed.report.plots import PALETTE, class_styles
+
+    styles = class_styles(12)
+    assert len(set(styles)) == 12  # every class distinct
+    similar = [(PALETTE[0], PALETTE[4]), (PALETTE[1], PALETTE[5])]  # blue/sky blue, vermillion/orange
+    for a, b in similar:
+        for ca, la in styles:
+            for cb, lb in styles:
+                if (ca, cb) == (a, b):
+                    assert la != lb
+    assert "#F0E442" not in PALETTE  # Okabe-Ito yellow is too faint on white

@@ -78,10 +78,10 @@ def _styles(labels: Sequence[str]) -> dict[str, str]:
 
 
 def class_styles(n: int) -> list[tuple[str, str]]:
-    """(colour, line style) of n classes: colours cycle fastest, styles change every 6 classes,
-    and consecutive classes never share a style and a similar hue."""
-    return [(PALETTE[i % len(PALETTE)], LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)])
-            for i in range(n)]
+    """(colour, line style) of n classes: colours cycle through the palette, the style changes
+    every 3 classes, so the two similar hue pairs of the palette (blue / sky blue, vermillion /
+    orange: entries 0 / 4 and 1 / 5) never share a line style, nor does a repeated colour."""
+    return [(PALETTE[i % len(PALETTE)], LINESTYLES[(i // 3) % len(LINESTYLES)]) for i in range(n)]
 
 
 def training_curves(histories: Mapping[str, object]) -> PNG:
