@@ -43,6 +43,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("external", "External validation (Table 7)"),
     ("cost", "Computational cost (Table 8)"),
     ("width-sweep", "LCNet width sweep (LCNet Tables 1–4)"),
+    ("search", "Hyperparameter search and sensitivity"),
     ("per-class", "Per-class accuracy"),
     ("curves", "Training and validation curves"),
     ("confusion", "Confusion matrices"),
@@ -546,6 +547,60 @@ def _width_sweep(s: StudyResults, opt: ReportOptions) -> str:
     runs = [r[side] for r in rows for side in ("a", "b")]
     return _section("width-sweep", body + _figs(figs),
                     data=_splits_text(runs, lambda r: "val") + ".")
+
+
+@section("search")
+def _search(s: StudyResults, opt: ReportOptions) -> str:
+    doc = s.meta.get("search")
+    if not doc or not doc.get("runs"):
+        return ""
+    values = {p["id"]: p["values"] for p in doc["points"]}
+    keys, metric = doc["keys"], doc["metric"]
+    better = "lower" if doc["direction"] == "min" else "higher"
+    out = []
+    for run in doc["runs"]:
+        ds, model = run["dataset"], run["model"]
+        scores = run["scores"]
+        n_folds = len(run["chosen_per_fold"])
+        rows = []
+        for pid, v in values.items():
+            sc = scores[pid]
+            picked = [str(f) for f, c in enumerate(run["chosen_per_fold"]) if c == pid]
+            rows.append([pid, *(f"{v[k]:g}" for k in keys),
+                         f"{fmt(sc['mean'])} ± {fmt(sc['std'])}", ", ".join(picked) or "–",
+                         "✓" if pid == run["chosen"] else ""])
+        out.append(tables.to_html(tables.Table(
+            _safe_id("tbl-search", ds, model),
+            f"{ds} · {model}: {metric} on the inner validation part of each fold's training "
+            f"portion (mean ± sd over {n_folds} fold{'s' if n_folds != 1 else ''}; {better} is "
+            "better)", ["point", *keys, f"{metric} (mean ± sd)", "chosen by fold", "chosen"],
+            rows, note=f"Chosen configuration: {', '.join(f'{k} = {v:g}' for k, v in run['chosen_values'].items())} "
+            "(the point most folds chose; each fold of the study's run was trained at the point it "
+            "chose itself).")))
+        figs = []
+        chosen = run["chosen_values"]
+        for key in keys:
+            same = [pid for pid, v in values.items()
+                    if all(v[k] == chosen[k] for k in keys if k != key)]
+            if len(same) < 2:  # random search: no line through the chosen point
+                same = list(values)
+            same.sort(key=lambda pid: values[pid][key])
+            png = plots.sensitivity([values[p][key] for p in same],
+                                    [scores[p]["mean"] for p in same],
+                                    [scores[p]["std"] for p in same], key, metric,
+                                    f"{ds} · {model}: {metric} vs {key}", chosen=chosen[key],
+                                    log_x=key == "optim.lr")
+            figs.append(_figure(_safe_id("fig-search", ds, model, key), png,
+                                f"{metric} (mean ± sd over folds, inner validation) against "
+                                f"{key}, the other hyperparameters at the chosen point "
+                                f"({', '.join(f'{k} = {chosen[k]:g}' for k in keys if k != key) or 'none'}); "
+                                "dotted: the chosen value."))
+        out.append(_figs(figs))
+    return _section("search", "".join(out),
+                    lead="Nested selection: every fold picks its point on an inner validation "
+                    f"part ({doc['inner_val']:.0%}) of its own training portion, never on its "
+                    "scored part or the test split.",
+                    data="inner validation parts of the training portions only.")
 
 
 @section("per-class")

@@ -23,7 +23,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hqmed.errors import ConfigError
 from hqmed.quantum.scaling import parse_qubit_range
@@ -156,6 +163,54 @@ class CostSpec(_Section):
         return v
 
 
+SEARCH_KEYS = ("optim.lr", "batch_size", "model.drop_rate", "optim.weight_decay")
+
+
+class SearchSpec(_Section):
+    """Hyperparameter search (hqmed.study.search), nested in the study's protocol.
+
+    Either a ``grid`` (every combination of the listed values) or ``n_trials`` points drawn with
+    ``seed`` from ``ranges`` ([low, high]: log-uniform for optim.lr, uniform for model.drop_rate
+    and optim.weight_decay; for batch_size the list of choices). Each point is trained on every
+    fold's training portion minus ``inner_val`` of it and scored on that inner part with
+    ``metric``; each fold then takes its best point, and the study's run is trained that way.
+    """
+
+    grid: dict[str, list[int | float]] = Field(default_factory=dict)
+    ranges: dict[str, list[int | float]] = Field(default_factory=dict)
+    n_trials: int | None = Field(None, ge=1)
+    seed: int = 0  # random sampling seed
+    metric: Literal["val_loss", "val_acc", "val_auc"] | None = None  # None: base selection.metric
+    inner_val: float = Field(0.2, gt=0.0, lt=1.0)  # fraction of each training portion
+    models: list[str] | None = None  # searched models (None = all)
+    datasets: list[str] | None = None  # searched datasets (None = all)
+
+    @field_validator("grid", "ranges")
+    @classmethod
+    def _keys(cls, v: dict) -> dict:
+        bad = sorted(set(v) - set(SEARCH_KEYS))
+        if bad:
+            raise ValueError(f"keys among {list(SEARCH_KEYS)} (not {bad})")
+        empty = sorted(k for k, vals in v.items() if not vals)
+        if empty:
+            raise ValueError(f"a non-empty list of values per key (empty: {empty})")
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SearchSpec:
+        if bool(self.grid) == (self.n_trials is not None):
+            raise ValueError("either grid, or n_trials with ranges ("
+                             + ("not both)" if self.grid else "neither is set)"))
+        if self.n_trials is not None and not self.ranges:
+            raise ValueError("ranges to draw n_trials points from (none given)")
+        for k, v in self.ranges.items():
+            if k != "batch_size" and (len(v) != 2 or v[0] > v[1] or v[0] < 0):
+                raise ValueError(f"ranges.{k} as [low, high] with 0 <= low <= high (not {v})")
+        if "optim.lr" in self.ranges and self.ranges["optim.lr"][0] <= 0:
+            raise ValueError(f"ranges.optim.lr low > 0, it is log-scaled (not {self.ranges['optim.lr']})")
+        return self
+
+
 class StudyConfig(_Section):
     name: str
     title: str | None = None
@@ -168,6 +223,7 @@ class StudyConfig(_Section):
     statistics: StatisticsSpec = Field(default_factory=StatisticsSpec)
     external: list[ExternalSpec] = Field(default_factory=list)
     cost: CostSpec = Field(default_factory=CostSpec)
+    search: SearchSpec | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,6 +339,15 @@ def _check_references(cfg: StudyConfig, source: str) -> None:
                 if d not in ds_names:
                     raise ConfigError(f"{source}: {group} '{m.name}': dataset '{d}' is not declared; "
                                       f"expected one of {ds_names}")
+    if cfg.search is not None:
+        for m in cfg.search.models or []:
+            if m not in names:
+                raise ConfigError(f"{source}: search.models: model '{m}' is not declared; "
+                                  f"expected one of {names}")
+        for d in cfg.search.datasets or []:
+            if d not in ds_names:
+                raise ConfigError(f"{source}: search.datasets: dataset '{d}' is not declared; "
+                                  f"expected one of {ds_names}")
     for e in cfg.external:
         for m in e.models or []:
             if m not in names:

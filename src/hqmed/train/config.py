@@ -164,6 +164,10 @@ class ProtocolConfig(_Section):
     group_aware: bool = True  # keep each meta.group (patient/study) on one side of every split
     cv_include_val: bool = True  # pool the source's val split into the CV data
     evaluate_test: bool = True  # predict the test split with every fold's best model
+    # Hyperparameter search runs: each fold trains on its training portion minus this stratified
+    # (group-aware) fraction of it and is scored only on that inner validation part; the fold's
+    # own validation part and the test split are never used (None: the protocol as above).
+    inner_val: float | None = Field(None, gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _fractions(self) -> ProtocolConfig:

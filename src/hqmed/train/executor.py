@@ -48,9 +48,11 @@ class UnitError(HqmedError):
 class Job:
     """One experiment of a study (or ``hqmed cv``): a name for messages, its config, its folder."""
 
-    name: str  # e.g. "phantoms/litespinenet"
+    name: str  # e.g. "phantoms · litespinenet"
     config: ExperimentConfig
     run_dir: Path
+    # {fold: (config, hparams)}: folds trained with their own hyperparameters (search choice)
+    fold_configs: dict | None = None
 
 
 def unit_config(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -78,10 +80,11 @@ def _worker_config(cfg: ExperimentConfig) -> dict:
     return d
 
 
-def _unit_task(cfg: dict, run_dir: str, fold: int) -> float:
+def _unit_task(cfg: dict, run_dir: str, fold: int, hparams: dict | None) -> float:
     """The Ray task: rebuild the config, train fold ``fold`` into ``run_dir``; seconds taken."""
     t0 = time.perf_counter()
-    run_unit(parse_config(cfg, source=f"{run_dir}/config.yaml"), run_dir, fold, progress=False)
+    run_unit(parse_config(cfg, source=f"{run_dir}/config.yaml"), run_dir, fold, progress=False,
+             hparams=hparams)
     return time.perf_counter() - t0
 
 
@@ -103,7 +106,9 @@ def run_jobs(jobs: Iterable[Job], executor: str = "serial", *, address: str | No
         raise ConfigError("--address/--workers: expected --executor ray with them; got "
                           "--executor serial")
     say = progress or log.info
-    jobs = [Job(j.name, unit_config(j.config), j.run_dir) for j in jobs]
+    jobs = [Job(j.name, unit_config(j.config), j.run_dir,
+                {k: (unit_config(c), h) for k, (c, h) in (j.fold_configs or {}).items()} or None)
+            for j in jobs]
     if executor == "serial" or (resume and all(RunDir(j.run_dir).is_complete() for j in jobs)):
         return list(_run_serial(jobs, say, on_missing_data, resume))  # nothing to start Ray for
     with _RaySession(address, workers) as ray:
@@ -128,7 +133,7 @@ def _run_serial(jobs: list[Job], say: Progress, on_missing_data, resume: bool) -
         say(f"{tag}: training ({what}, {job.config.epochs} epochs) ...")
         t0 = time.perf_counter()
         try:
-            run_experiment(job.config, job.run_dir, resume=resume)
+            run_experiment(job.config, job.run_dir, resume=resume, fold_configs=job.fold_configs)
         except DataNotFoundError as exc:
             _missing(job, exc, on_missing_data)
             continue
@@ -199,13 +204,13 @@ def _run_ray(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool)
         shapes[i] = (n, data.class_names, data.full.image_shape)
         del data, splits
         left[i] = set()
-        res = unit_resources(job.config)
-        payload = _worker_config(job.config)
         for fold in range(n):
             if RunDir(job.run_dir).fold_is_done(fold):
                 say(f"{job.name} fold {fold}: finished earlier, reused")
                 continue
-            ref = task.options(**res).remote(payload, str(job.run_dir), fold)
+            cfg, hparams = (job.fold_configs or {}).get(fold, (job.config, None))
+            ref = task.options(**unit_resources(cfg)).remote(_worker_config(cfg), str(job.run_dir),
+                                                            fold, hparams)
             pending[ref] = (i, fold)
             left[i].add(fold)
     say(f"ray: {len(pending)} units submitted ({ray.cluster_resources().get('CPU', 0):.0f} CPUs)")

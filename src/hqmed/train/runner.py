@@ -141,7 +141,36 @@ def _groups(data: ExperimentData, idx: np.ndarray, group_aware: bool) -> np.ndar
 
 
 def make_splits(cfg: ExperimentConfig, data: ExperimentData) -> dict:
-    """``{"protocol", "folds": [(train_idx, val_idx)], "test": idx | None}`` (global indices)."""
+    """``{"protocol", "folds": [(train_idx, val_idx)], "test": idx | None}`` (global indices).
+
+    With ``protocol.inner_val`` the folds are :func:`inner_splits` of the protocol's folds.
+    """
+    splits = _protocol_splits(cfg, data)
+    p = cfg.protocol
+    if p.inner_val is None:
+        return splits
+    return inner_splits(splits, data, p.inner_val, cfg.seed, p.group_aware)
+
+
+def inner_splits(splits: dict, data: ExperimentData, fraction: float, seed: int,
+                 group_aware: bool = True) -> dict:
+    """Fold i becomes (its training portion minus an inner validation part, that inner part).
+
+    The inner part is a stratified (group-aware) ``fraction`` of fold i's training portion,
+    seeded per fold; only the training portion's labels are read, so neither fold i's own
+    validation part nor the test split (dropped: ``test`` is None) can reach what is selected on
+    the inner parts.
+    """
+    y = data.full.labels
+    folds = []
+    for i, (tr, _) in enumerate(splits["folds"]):
+        a, b, _ = holdout_split(y[tr], val_fraction=fraction, test_fraction=0.0,
+                                seed=fold_seed(seed, i, 5), groups=_groups(data, tr, group_aware))
+        folds.append((tr[a], tr[b]))
+    return {"protocol": f"{splits['protocol']}+inner", "folds": folds, "test": None}
+
+
+def _protocol_splits(cfg: ExperimentConfig, data: ExperimentData) -> dict:
     p = cfg.protocol
     y = data.full.labels
     has_val, has_test = "val" in data.ranges, "test" in data.ranges
@@ -197,7 +226,8 @@ def _splits_json(splits: dict, data: ExperimentData) -> dict:
 
 def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx: np.ndarray,
               val_idx: np.ndarray, test_idx: np.ndarray | None, run: RunDir, resume: bool,
-              progress: bool | None, callbacks) -> tuple[pd.DataFrame, dict]:
+              progress: bool | None, callbacks, hparams: dict | None = None
+              ) -> tuple[pd.DataFrame, dict]:
     if resume and run.fold_is_done(fold):
         log.info("fold %d: already finished, loading its results", fold)
         return run.read_fold(fold)
@@ -226,6 +256,8 @@ def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx:
             "stopped_early": result.stopped_early, "n_train": int(len(train_idx)),
             "n_train_balanced": int(len(bal.y)), "n_val": int(len(val_idx)),
             "n_test": 0 if test_idx is None else int(len(test_idx)), "history": result.history}
+    if hparams is not None:  # this fold's own hyperparameters (chosen for it by a search)
+        info["hparams"] = hparams
     run.write_fold(fold, preds, info)
     return preds, info
 
@@ -279,13 +311,16 @@ def prepare_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = True,
 
 def run_unit(cfg: ExperimentConfig, run_dir: str | Path, fold: int, *,
              data: ExperimentData | None = None, splits: dict | None = None,
-             resume: bool = True, progress: bool | None = None, callbacks=()) -> Path:
+             resume: bool = True, progress: bool | None = None, callbacks=(),
+             hparams: dict | None = None) -> Path:
     """Train and score one fold of a prepared run (:func:`prepare_run`); return ``fold_<i>/``.
 
     The unit of work of every executor (``hqmed.train.executor``): its files depend only on
     (config, seed, data), and it writes them atomically into ``fold_<fold>/`` (``DONE`` last; a
     finished fold is not repeated). Without ``data``/``splits`` it loads the data itself (from the
     data root) and checks the splits against the run's splits.json, as a worker process does.
+    ``hparams`` (dotted key -> value) is recorded in the fold's result when ``cfg`` is this fold's
+    own config (a search chose it), not the run's config.yaml.
     """
     run = RunDir(run_dir)
     with torch_threads(cfg.num_threads):
@@ -299,7 +334,8 @@ def run_unit(cfg: ExperimentConfig, run_dir: str | Path, fold: int, *,
             raise ConfigError(f"fold: expected 0..{len(splits['folds']) - 1}; got {fold}")
         tr, va = splits["folds"][fold]
         log.info("fold %d/%d: %d train, %d val", fold + 1, len(splits["folds"]), len(tr), len(va))
-        _run_fold(cfg, data, fold, tr, va, splits["test"], run, resume, progress, callbacks)
+        _run_fold(cfg, data, fold, tr, va, splits["test"], run, resume, progress, callbacks,
+                  hparams)
     return run.fold_dir(fold)
 
 
@@ -323,7 +359,7 @@ def finish_run(run_dir: str | Path, n_folds: int, class_names: list[str],
 
 def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool = True, *,
                    datasets: dict | None = None, progress: bool | None = None,
-                   callbacks=()) -> Path:
+                   callbacks=(), fold_configs: dict | None = None) -> Path:
     """Run ``config`` into ``run_dir`` (see the module docstring) and return ``run_dir``.
 
     :func:`prepare_run`, then :func:`run_unit` for every fold in order, then :func:`finish_run`
@@ -337,6 +373,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
         datasets: ``{split: ImageDataset}`` to use instead of ``load_source`` (programmatic use).
         progress: tqdm bars (None = when stderr is a terminal).
         callbacks: ``f(row)`` after every epoch (row = one history.csv row).
+        fold_configs: ``{fold: (config, hparams)}`` for folds trained with their own
+            hyperparameters (a nested search's choice per fold); other folds use ``config``.
     """
     cfg = config
     run = RunDir(run_dir)
@@ -345,6 +383,7 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
         return run.path
     data, splits = prepare_run(cfg, run_dir, resume, datasets)
     for fold in range(len(splits["folds"])):
-        run_unit(cfg, run_dir, fold, data=data, splits=splits, resume=resume, progress=progress,
-                 callbacks=callbacks)
+        fold_cfg, hparams = (fold_configs or {}).get(fold, (cfg, None))
+        run_unit(fold_cfg, run_dir, fold, data=data, splits=splits, resume=resume,
+                 progress=progress, callbacks=callbacks, hparams=hparams)
     return finish_run(run_dir, len(splits["folds"]), data.class_names, data.full.image_shape)
