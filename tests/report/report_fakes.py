@@ -129,5 +129,22 @@ def make_study(root: Path, synthetic: bool = True) -> Path:
                                        "label": model, "source": "phantom folder", "n": s["n"],
                                        "summary": s["per_class"]})
         meta["external"].append(rel)
+    meta["search"] = fake_search()
     atomic_write_json(root / "study.json", meta)
     return root
+
+
+def fake_search() -> dict:
+    """A 2 x 2 search document (hqmed.study.search) for the phantoms LiteSpineNet run."""
+    grid = [(lr, d) for lr in (1e-4, 1e-3) for d in (0.1, 0.5)]
+    per_fold = {"p00": [1.2, 1.1, 1.3], "p01": [1.0, 1.2, 1.1], "p02": [0.9, 1.0, 1.2],
+                "p03": [1.4, 1.5, 1.1]}
+    return {"metric": "val_loss", "direction": "min", "inner_val": 0.2,
+            "keys": ["optim.lr", "model.drop_rate"],
+            "points": [{"id": f"p{i:02d}", "values": {"optim.lr": lr, "model.drop_rate": d}}
+                       for i, (lr, d) in enumerate(grid)],
+            "runs": [{"dataset": "phantoms", "model": "litespinenet",
+                      "scores": {p: {"per_fold": v, "mean": float(np.mean(v)),
+                                     "std": float(np.std(v, ddof=1))} for p, v in per_fold.items()},
+                      "chosen_per_fold": ["p02", "p02", "p01"], "chosen": "p02",
+                      "chosen_values": {"optim.lr": 1e-3, "model.drop_rate": 0.1}}]}

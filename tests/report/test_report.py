@@ -46,7 +46,8 @@ def test_every_figure_decodes_as_png(report):
     _, text = report
     blobs = IMG_RE.findall(text)
     # 6 runs x (confusion, roc) + per dataset (curves, reliability, per-fold) x2 + dca x3 + sweep x2
-    assert len(blobs) == 6 * 2 + 3 * 2 + 3 + 2
+    # + search sensitivity x2
+    assert len(blobs) == 6 * 2 + 3 * 2 + 3 + 2 + 2
     assert len(blobs) == text.count("<img")
     for b in blobs:
         raw = base64.b64decode(b, validate=True)
@@ -120,3 +121,14 @@ def test_summary_markdown_lists_every_run_and_comparison(fake_study):
     assert md.count("\n- ") == len(s.comparisons)
     acc = s.run("phantoms", "litespinenet").metrics["test"]["accuracy"]
     assert f"| {acc:.3f} |" in md
+
+
+def test_search_section_has_the_table_one_plot_per_hyperparameter_and_the_choice(report):
+    _, text = report
+    sec = text[text.index('id="search"'):]
+    sec = sec[:sec.index("</section>")]
+    table = sec[sec.index('id="tbl-search-phantoms-litespinenet"'):sec.index("</table>")]
+    assert table.count("<tr>") == 1 + 4  # header + 4 points
+    assert "1.033 ± 0.153" in table  # p02: mean ± sd of [0.9, 1.0, 1.2]
+    assert sec.count('id="fig-search-phantoms-litespinenet-') == 2
+    assert "Chosen configuration: optim.lr = 0.001, model.drop_rate = 0.1" in sec
