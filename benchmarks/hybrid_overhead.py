@@ -23,6 +23,10 @@ measured 49.7x (training) and 25.8x (inference) with PennyLane simulators.
     python benchmarks/hybrid_overhead.py --quick    # smoke run
     python benchmarks/hybrid_overhead.py --profile  # also print where the hybrids spend time
 
+Batch-1 inference cases also time both models as exported ONNX graphs (``hqmed export``'s
+folding: the circuit as real matmuls) in onnxruntime, interleaved the same way, with as many
+intra-op threads as torch uses; the "ort" columns. Skipped when onnxruntime is not installed.
+
 Writes benchmarks/results/hybrid_overhead.json.
 """
 
@@ -106,6 +110,31 @@ def _runner(case: Case, which: str, device: torch.device, extra: dict | None = N
     return infer, model
 
 
+def _ort_runner(model: torch.nn.Module, case: Case):
+    """The same inference through onnxruntime: the model folded and exported like ``hqmed export``."""
+    import onnxruntime as ort  # optional extra hqmed[export]: only this column needs it
+
+    from hqmed.export.fold import fold_for_export
+    from hqmed.export.onnx import onnx_bytes
+
+    x = torch.randn(case.batch_size, 3, case.input_size, case.input_size)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(onnx_bytes(fold_for_export(model.cpu(), x), x),
+                                   options, providers=["CPUExecutionProvider"])
+    feed = {"image": x.numpy()}
+    return lambda: session.run(None, feed)
+
+
+def _ort_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def circuit_time(model: torch.nn.Module, fn, mode: str, device: torch.device,
                  repeats: int = 50) -> float | None:
     """Median seconds the quantum layers alone take in one call of ``fn`` (forward, plus
@@ -145,9 +174,26 @@ def _time(fn, device: torch.device, inner: int = 1) -> float:
     return (time.perf_counter() - t0) / inner
 
 
+def _ort_times(case: Case, repeats: int, warmup: int, hybrid_kwargs: dict | None) -> dict:
+    """Median ms of the exported classical and hybrid graphs in onnxruntime (interleaved)."""
+    cpu = torch.device("cpu")
+    runs = {w: _ort_runner(_runner(case, w, cpu, hybrid_kwargs)[1], case) for w in ("classical", "hybrid")}
+    for _ in range(warmup):
+        runs["classical"](), runs["hybrid"]()
+    times: dict[str, list[float]] = {"classical": [], "hybrid": []}
+    for r in range(repeats):
+        for w in (("classical", "hybrid") if r % 2 == 0 else ("hybrid", "classical")):
+            times[w].append(_time(runs[w], cpu, case.inner))
+    ratios = [h / c for h, c in zip(times["hybrid"], times["classical"])]
+    return {"classical_ms_median": 1e3 * statistics.median(times["classical"]),
+            "hybrid_ms_median": 1e3 * statistics.median(times["hybrid"]),
+            "ratio_median": statistics.median(ratios)}
+
+
 def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
-             hybrid_kwargs: dict | None = None) -> dict:
-    """Time ``repeats`` (classical, hybrid) pairs, alternating which runs first."""
+             hybrid_kwargs: dict | None = None, with_ort: bool = False) -> dict:
+    """Time ``repeats`` (classical, hybrid) pairs, alternating which runs first; with
+    ``with_ort`` also their exported ONNX graphs in onnxruntime."""
     fc, _ = _runner(case, "classical", device)
     fh, hybrid_model = _runner(case, "hybrid", device, hybrid_kwargs)
     for _ in range(warmup):
@@ -162,6 +208,7 @@ def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
             tc.append(_time(fc, device, case.inner))
     ratios = [h / c for h, c in zip(th, tc)]
     t_circuit = circuit_time(hybrid_model, fh, case.mode, device)
+    ort_ms = _ort_times(case, repeats, warmup, hybrid_kwargs) if with_ort else None
     mean = statistics.fmean(ratios)
     std = statistics.stdev(ratios) if len(ratios) > 1 else float("nan")
     return {
@@ -179,6 +226,7 @@ def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
         "meets_target": (None if case.target is None
                          else bool(statistics.median(ratios) <= case.target)),
         "repeats": repeats, "inner": case.inner,
+        "onnxruntime": ort_ms,
     }
 
 
@@ -221,23 +269,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# torch={env['packages']['torch']}  hqmed={env['packages']['hqmed']}  "
           f"commit={(env['git_commit'] or '?')[:10]}  python={env['python']}")
     hybrid_kwargs = {"quantum_block": args.quantum_block} if args.quantum_block else {}
+    ort_ok = _ort_available()
+    if not ort_ok:
+        print("# onnxruntime not installed: no 'ort' columns (pip install 'hqmed[export]')")
     results = []
     header = (f"{'case':36s} {'classical ms':>12s} {'hybrid ms':>10s} "
-              f"{'ratio mean ± std':>17s} {'median':>7s} {'n':>3s} {'circuit ms':>10s}  target")
+              f"{'ratio mean ± std':>17s} {'median':>7s} {'n':>3s} {'circuit ms':>10s} "
+              f"{'ort c ms':>8s} {'ort h ms':>8s}  target")
     print(header)
     print("-" * len(header))
     for case in cases():
         if args.only and args.only not in case.name:
             continue
         repeats = args.repeats or (3 if args.quick else case.repeats)
+        with_ort = ort_ok and case.mode == "infer" and case.batch_size == 1
         res = run_case(case, repeats, warmup=1 if args.quick else 2, device=device,
-                       hybrid_kwargs=hybrid_kwargs)
+                       hybrid_kwargs=hybrid_kwargs, with_ort=with_ort)
+        ort_ms = res["onnxruntime"] or {}
         results.append(res)
         verdict = ("" if case.target is None else
                    f"<= {case.target:.2f} {'ok' if res['meets_target'] else 'MISS'}")
         print(f"{case.name:36s} {res['classical_ms_median']:12.2f} {res['hybrid_ms_median']:10.2f} "
               f"{res['ratio_mean']:8.3f} ± {res['ratio_std']:6.3f} {res['ratio_median']:7.3f} "
-              f"{repeats:3d} {res['circuit_ms_median'] or float('nan'):10.3f}  {verdict}",
+              f"{repeats:3d} {res['circuit_ms_median'] or float('nan'):10.3f} "
+              f"{ort_ms.get('classical_ms_median', float('nan')):8.2f} "
+              f"{ort_ms.get('hybrid_ms_median', float('nan')):8.2f}  {verdict}",
               flush=True)
         if args.profile:
             print(profile_case(case, device, hybrid_kwargs=hybrid_kwargs))

@@ -20,7 +20,7 @@ from hqmed.export.fold import fold_for_export
 from hqmed.export.pipeline import RunProbabilities, run_members
 from hqmed.utils.io import atomic_write_bytes, atomic_write_json
 
-__all__ = ["export_onnx", "OPSET"]
+__all__ = ["export_onnx", "onnx_bytes", "OPSET"]
 
 OPSET = 17
 
@@ -46,6 +46,20 @@ def _preprocessing(predictor, onnx_name: str) -> dict:
     }
 
 
+def onnx_bytes(module: torch.nn.Module, example: torch.Tensor, output: str = "output") -> bytes:
+    """``module`` (already folded: see :func:`~hqmed.export.fold.fold_for_export`) as an ONNX
+    model with input ``image`` and one output, both with a dynamic batch axis."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # the TorchScript exporter (dynamo=False) is deprecated, but the dynamo one needs
+        # onnxscript, which hqmed does not depend on; the graph is checked by onnxruntime in tests
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module.eval(), (example,), buf, dynamo=False, opset_version=OPSET,
+                          input_names=["image"], output_names=[output],
+                          dynamic_axes={"image": {0: "N"}, output: {0: "N"}})
+    return buf.getvalue()
+
+
 def export_onnx(predictor, out: str | Path) -> tuple[Path, Path]:
     """Write ``predictor``'s model(s) to ``out`` (.onnx) and the preprocessing JSON beside it
     (same name, ``.json``). Returns both paths. ``predictor`` must be on the CPU."""
@@ -59,16 +73,7 @@ def export_onnx(predictor, out: str | Path) -> tuple[Path, Path]:
     members = run_members(predictor)
     for m in members:
         m.model = fold_for_export(m.model, (example - m.mean) / m.std)
-    graph = RunProbabilities(members).eval()
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        # the TorchScript exporter (dynamo=False) is deprecated, but the dynamo one needs
-        # onnxscript, which hqmed does not depend on; the graph is checked by onnxruntime in tests
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(graph, (example,), buf, dynamo=False, opset_version=OPSET,
-                          input_names=["image"], output_names=["probabilities"],
-                          dynamic_axes={"image": {0: "N"}, "probabilities": {0: "N"}})
-    atomic_write_bytes(out, buf.getvalue())
+    atomic_write_bytes(out, onnx_bytes(RunProbabilities(members).eval(), example, "probabilities"))
     meta = out.with_suffix(".json")
     atomic_write_json(meta, _preprocessing(predictor, out.name))
     return out, meta
