@@ -129,5 +129,5 @@ def test_net_benefit_thresholds_are_probabilities():
     cfg = parse_study(study(statistics={"net_benefit_thresholds": [0.3, 0.1]}))
     assert cfg.statistics.net_benefit_thresholds == [0.1, 0.3]
     assert parse_study(study()).statistics.net_benefit_thresholds == [0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
-    with pytest.raises(ConfigError, match=r"net_benefit_thresholds.*\(0, 1\); got \[1.5\]"):
+    with pytest.raises(ConfigError, match=r"net_benefit_thresholds.*each in \(0, 1\); got \[0\.1, 1\.5\]"):
         parse_study(study(statistics={"net_benefit_thresholds": [0.1, 1.5]}))

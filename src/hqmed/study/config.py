@@ -121,9 +121,8 @@ class StatisticsSpec(_Section):
     @field_validator("net_benefit_thresholds")
     @classmethod
     def _probabilities(cls, v: list[float]) -> list[float]:
-        bad = [x for x in v if not 0.0 < x < 1.0]
-        if bad:
-            raise ValueError(f"threshold probabilities in (0, 1); got {bad}")
+        if any(not 0.0 < x < 1.0 for x in v):
+            raise ValueError("threshold probabilities, each in (0, 1)")  # the error adds "; got v"
         return sorted(v)
 
 
