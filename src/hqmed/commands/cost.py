@@ -16,9 +16,13 @@ import argparse
 import json
 from typing import Any
 
+import torch
 import yaml
 
 from hqmed.errors import ConfigError
+from hqmed.eval.cost import QPUTiming, measure_cost
+from hqmed.models import create_model, model_default_cfg
+from hqmed.utils.runtime import auto_device
 
 HELP = "parameters, FLOPs, latency, training time, memory and quantum resources of a model (Table 8)"
 
@@ -178,12 +182,6 @@ def run_curve(args: argparse.Namespace, model, qpu) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from hqmed.eval.cost import QPUTiming, measure_cost
-    from hqmed.models import create_model, model_default_cfg
-    from hqmed.utils.runtime import auto_device
-
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = model_default_cfg(args.model)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from hqmed.export.onnx import export_onnx
+from hqmed.train.rundir import RunDir
+
 HELP = "export a finished run's model (or fold ensemble) to ONNX, quantum block folded to real matmuls"
 
 
@@ -16,9 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.export.onnx import export_onnx
-    from hqmed.train.rundir import RunDir
-
     predictor = RunDir(args.run).predictor(fold=args.fold, device="cpu")
     graph, meta = export_onnx(predictor, args.out)
     print(f"{graph}: {predictor.description}, input image (N, {', '.join(map(str, predictor.input_shape))}) "

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from hqmed.errors import ConfigError
+from hqmed.models import count_parameters, create_model, is_model, list_models, model_default_cfg
 
 HELP = "list registered models with parameter counts, or show one model's architecture"
 
@@ -41,8 +42,6 @@ def _parse_options(items: list[str]) -> dict[str, Any]:
 
 
 def _list(names: list[str], args: argparse.Namespace, opts: dict[str, Any]) -> int:
-    from hqmed.models import count_parameters, create_model, model_default_cfg
-
     rows = []
     for name in names:
         cfg = model_default_cfg(name)
@@ -63,8 +62,6 @@ def _list(names: list[str], args: argparse.Namespace, opts: dict[str, Any]) -> i
 
 
 def _describe(name: str, args: argparse.Namespace, opts: dict[str, Any]) -> int:
-    from hqmed.models import count_parameters, create_model
-
     model = create_model(name, args.num_classes, in_chans=args.in_chans, **opts).eval()
     cfg = model.default_cfg
     size = args.input_size or cfg["input_size"][-1]
@@ -90,8 +87,6 @@ def _describe(name: str, args: argparse.Namespace, opts: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.models import is_model, list_models
-
     opts = _parse_options(args.option)
     if args.name is not None and is_model(args.name):
         return _describe(args.name, args, opts)

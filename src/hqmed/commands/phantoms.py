@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from hqmed.data.phantoms import generate_phantom_dataset, phantom_summary
+
 HELP = "write SYNTHETIC lateral spine phantoms in the VinDr-SpineXR layout (DICOM + CSV)"
 
 
@@ -25,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.data.phantoms import generate_phantom_dataset, phantom_summary
-
     t0 = time.perf_counter()
     root = generate_phantom_dataset(
         args.out, n_images=args.n_images, seed=args.seed, difficulty=args.difficulty,

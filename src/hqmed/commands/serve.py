@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hqmed.errors import ConfigError
+
 HELP = "serve a finished run: upload page with probabilities and Grad-CAM, and a JSON API (localhost)"
 
 
@@ -19,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.errors import ConfigError
-
-    try:  # optional extra: hqmed[serve]
+    try:  # lazy: optional extra hqmed[serve] (fastapi, uvicorn); the other commands work without it
         import uvicorn
 
         from hqmed.serve.app import create_app

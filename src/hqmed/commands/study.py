@@ -10,6 +10,11 @@ import time
 from pathlib import Path
 
 from hqmed.commands._common import add_executor_arguments
+from hqmed.report import build_report, load_study
+from hqmed.report.html import ReportOptions
+from hqmed.report.tables import summary_markdown
+from hqmed.study.config import load_study_config
+from hqmed.study.runner import run_study
 
 HELP = "run a study (models x datasets, comparisons, cost, external) and write an HTML report"
 
@@ -46,12 +51,6 @@ def resolve_config(name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hqmed.report import build_report, load_study
-    from hqmed.report.html import ReportOptions
-    from hqmed.report.tables import summary_markdown
-    from hqmed.study.config import load_study_config
-    from hqmed.study.runner import run_study
-
     args.config = str(resolve_config(args.config))
     cfg = load_study_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("studies") / cfg.name

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from imblearn.over_sampling import SMOTE
 
 from hqmed.errors import ConfigError, DataError
 
@@ -92,11 +93,6 @@ def smote(
     Raises:
         DataError: empty class, a class to oversample with a single sample, shape mismatch.
     """
-    try:
-        from imblearn.over_sampling import SMOTE
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ImportError("smote needs imbalanced-learn: pip install imbalanced-learn") from exc
-
     x = np.asarray(images)
     y, k = _check_labels(labels, num_classes, "SMOTE")
     if x.shape[0] != y.shape[0]:

@@ -23,7 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from hqmed.data.dicom import is_dicom, read_dicom
 from hqmed.errors import DataError, ShapeError
 
 META_COLUMNS = ("id", "path", "group", "box")
@@ -180,9 +184,6 @@ def to_channels(img: np.ndarray, channels: int, where: str = "image") -> np.ndar
 
 def resize_images(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Resize (C, H, W) or (N, C, H, W) float32 images to ``size`` (bilinear, antialiased), clipped to [0, 1]."""
-    import torch
-    import torch.nn.functional as F
-
     out_hw = (size, size) if isinstance(size, int) else tuple(size)
     single = images.ndim == 3
     arr = images[None] if single else images
@@ -211,12 +212,9 @@ def read_image_file(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
     DICOM (``.dcm``, ``.dicom``, or a ``DICM`` preamble) goes through :func:`hqmed.data.dicom.read_dicom`.
     Raises DataError naming the file when it is not a readable image.
     """
-    from hqmed.data.dicom import is_dicom, read_dicom
-
     path = Path(path)
     if is_dicom(path):
         return to_channels(read_dicom(path), channels, str(path))
-    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:

@@ -30,6 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.pixels.decoders.base import get_decoder
 
 from hqmed.errors import DataError
 
@@ -106,8 +110,6 @@ def _decoder_diagnostics_held_back() -> Iterator[None]:
 
 def _decoders_hint(tsyntax) -> str:
     """Why a compressed stream did not decode: a corrupt stream, or no decoder installed."""
-    from pydicom.pixels.decoders.base import get_decoder
-
     try:
         available = get_decoder(tsyntax).is_available
     except (NotImplementedError, ValueError):  # a transfer syntax pydicom has no decoder for
@@ -138,8 +140,6 @@ def decode_pixels(ds, where: str = "DICOM") -> np.ndarray:
 
 def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
     """pydicom Dataset -> (H, W) or (H, W, 3) float32 in [0, 1] (see module doc)."""
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
-
     try:
         frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     except (TypeError, ValueError) as exc:
@@ -184,9 +184,6 @@ def read_dicom(path: str | os.PathLike) -> np.ndarray:
 
     Raises DataError naming ``path`` for a missing, non-DICOM, truncated or undecodable file.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     path = Path(path)
     with _decoder_diagnostics_held_back():  # pydicom logs header repairs and odd values as well
         try:
@@ -204,8 +201,6 @@ def read_dicom(path: str | os.PathLike) -> np.ndarray:
 
 def dicom_shape(path: str | os.PathLike) -> tuple[int, int]:
     """(rows, columns) from the header only (no pixel decoding)."""
-    import pydicom
-
     try:
         with _decoder_diagnostics_held_back():
             ds = pydicom.dcmread(path, stop_before_pixels=True)

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pooch
 
-from hqmed.data.base import ImageDataset, resolve_data_root
+from hqmed.data.base import ImageDataset, default_cache_dir, resolve_data_root
 from hqmed.errors import ConfigError, DataError, DataNotFoundError, ShapeError
+from hqmed.utils.io import atomic_write_json, read_json
 
 logger = logging.getLogger("hqmed.data")
 
@@ -136,9 +138,6 @@ def md5sum(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
 def _cached_md5(path: Path) -> str:
     """MD5 of ``path``, remembered in ``$HQMED_CACHE/medmnist-md5.json`` by (path, size, mtime)
     so multi-GB 224-px files are hashed once, not on every load."""
-    from hqmed.data.base import default_cache_dir
-    from hqmed.utils.io import atomic_write_json, read_json
-
     store = default_cache_dir() / "medmnist-md5.json"
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
@@ -174,7 +173,6 @@ def fetch_medmnist(flag: str, size: int = 28, root: str | os.PathLike | None = N
             f"and put it there, or pass root=/--data-root (or set $HQMED_DATA) to the folder that holds it")
     if not download:
         raise DataNotFoundError(hint + " (download=False)")
-    import pooch
 
     try:
         logger.info("downloading %s to %s", url, root)

@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from hqmed.data.vindr import CLASS_NAMES  # the paper's 8 classes, alphabetical = class index
 from hqmed.errors import ConfigError, DataError
@@ -442,9 +444,6 @@ def _hexid(rng: np.random.Generator, n: int = 32) -> str:
 
 def _write_dicom(path: Path, img: np.ndarray, tags: dict, rng: np.random.Generator) -> None:
     """Write ``img`` (H, W) in [0, 1] as a DX DICOM with varied bit depth / rescale / polarity."""
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
     bits = int(rng.choice([12, 16], p=[0.7, 0.3]))
     maxval = 2**bits - 1
     stored = np.round(img * maxval).astype(np.uint16)

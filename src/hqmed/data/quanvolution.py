@@ -40,7 +40,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hqmed.data.base import ImageDataset, resize_images
 from hqmed.errors import ConfigError, DataError, ShapeError
+from hqmed.quantum import angle_embedding, expval_z, random_layers, zero_state
 from hqmed.utils.io import atomic_write_bytes
 
 __all__ = ["circuit_weights", "patch_unitary", "quanvolve", "add_quantum_channels",
@@ -77,7 +79,6 @@ def patch_unitary(weights: np.ndarray | None, circuit_seed: int = 42) -> torch.T
     (identity when ``weights`` is None), built column by column with hqmed.quantum."""
     if weights is None:
         return torch.eye(16, dtype=torch.complex128)
-    from hqmed.quantum import random_layers
 
     w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
     if w.ndim != 2:
@@ -143,8 +144,6 @@ def _quanv_fast(gray: np.ndarray, stride: int, m: torch.Tensor, signs: torch.Ten
 
 def _quanv_statevector(gray: np.ndarray, stride: int, rotation: str, weights, circuit_seed: int,
                        chunk_patches: int) -> np.ndarray:
-    from hqmed.quantum import angle_embedding, expval_z, random_layers, zero_state
-
     n, h, w = gray.shape
     ho, wo = output_size(h, w, stride)
     t = torch.from_numpy(gray).double()
@@ -252,8 +251,6 @@ def add_quantum_channels(ds, stride: int = 1, rotation: str = "Y", random_layers
     27 -> 28 for MedMNIST, at stride 2 an x2 upsampling) and mapped from [-1, 1] to [0, 1] with
     ``(z + 1) / 2`` so that the dataset keeps its [0, 1] contract. Metadata and labels are kept.
     """
-    from hqmed.data.base import ImageDataset, resize_images
-
     q = quanvolve(ds.images, stride=stride, rotation=rotation, random_layers=random_layers,
                   seed=seed, cache_dir=cache_dir, **kw)
     h, w = ds.images.shape[-2:]

@@ -24,6 +24,8 @@ import os
 from collections.abc import Callable, Sequence
 
 from hqmed.data.base import ImageDataset, default_cache_dir
+from hqmed.data.phantoms import generate_phantom_dataset
+from hqmed.data.vindr import load_vindr
 from hqmed.errors import ConfigError
 
 
@@ -41,9 +43,6 @@ def load_phantoms(root: str | os.PathLike | None = None, n_images: int = 300, se
     ``image_size`` is the side of the ROI crops, as for ``kind="vindr"``. Without ``root`` the data
     set lives under ``$HQMED_CACHE/phantoms/<hash of the generator settings>``.
     """
-    from hqmed.data.phantoms import generate_phantom_dataset
-    from hqmed.data.vindr import load_vindr
-
     gen = {"n_images": int(n_images), "seed": int(seed), "difficulty": float(difficulty),
            "image_size": tuple(int(v) for v in radiograph_size), "test_fraction": float(test_fraction),
            "class_probs": class_probs}

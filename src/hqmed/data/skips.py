@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hqmed.data.base import default_cache_dir
 from hqmed.errors import ConfigError, DataError
 from hqmed.utils.io import atomic_write_json
 
@@ -65,8 +66,6 @@ class SkipLog:
             return None
         path = self.report_path
         if path is None:
-            from hqmed.data.base import default_cache_dir
-
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.source).strip("_") or "source"
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = default_cache_dir(self.cache_dir) / "skip-reports" / f"{slug}-{stamp}.json"

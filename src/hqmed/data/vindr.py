@@ -44,6 +44,7 @@ of the CSV and DICOM file names, sizes and mtimes: change any of them and the cr
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -274,8 +275,6 @@ def _build_split(root: Path, split: str, ann: pd.DataFrame, sizes: np.ndarray, i
 
 
 def _save_cache(path: Path, gray: np.ndarray, meta: pd.DataFrame, skipped: list) -> None:
-    import io
-
     buf = io.BytesIO()
     cols = {f"meta_{c}": meta[c].astype(str).to_numpy(dtype=str) for c in meta.columns if c != "box"}
     boxes = np.array([list(b) for b in meta["box"]], dtype=np.float64).reshape(-1, 4)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from hqmed.data.base import ImageDataset, crop_box, read_image_file, resize_images
 from hqmed.data.folders import check_image_size, is_image_file, list_files
@@ -42,8 +43,6 @@ def read_class_names(root: Path) -> list[str] | None:
     for fname in ("data.yaml", "data.yml"):
         p = root / fname
         if p.is_file():
-            import yaml
-
             try:
                 cfg = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:

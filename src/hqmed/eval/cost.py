@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from hqmed.errors import ShapeError
 from hqmed.quantum.resources import CircuitResources
@@ -88,7 +89,6 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], device=None) -> di
     """Forward FLOPs of one sample: ``{"total", "quantum_counted", "classical"}``."""
     shape = _check_input_shape(input_shape)
     dev = _device_of(model, device)
-    from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()

@@ -36,6 +36,7 @@ from hqmed.eval.metrics import (
     _positive_index,
     check_labels,
     check_predictions,
+    scalar_metrics,
 )
 
 #: How every comparison is stated (CLI, JSON and report alike).
@@ -111,8 +112,6 @@ def compare_fold_metrics(per_fold_a: Sequence[dict], per_fold_b: Sequence[dict],
     metrics (accuracy, precision/recall/F1 macro+weighted, AUROC macro+micro). Metrics that are
     undefined in some fold are reported as ``{"error": ...}``.
     """
-    from hqmed.eval.metrics import scalar_metrics
-
     if len(per_fold_a) != len(per_fold_b):
         raise ShapeError(f"per_fold_b: expected {len(per_fold_a)} folds (as run A); "
                          f"got {len(per_fold_b)}")

@@ -6,6 +6,8 @@
 See docs/models.md for the architectures, parameter counts and the paper ambiguities resolved here.
 """
 
+# The family modules register their models (@register_model) when imported, after the registry.
+from hqmed.models import lcnet, litespinenet  # noqa: E402, F401, I001
 from hqmed.models.registry import (
     count_parameters,
     create_model,

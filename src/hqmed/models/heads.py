@@ -38,6 +38,7 @@ from torch import nn
 
 from hqmed.errors import ConfigError
 from hqmed.models.layers import check_choice, check_int
+from hqmed.quantum import QuantumLayer
 
 __all__ = [
     "CircuitSpec",
@@ -128,13 +129,6 @@ def _quantum_layer(
     spec: CircuitSpec, n_qubits: int, n_layers: int, backend: str, diff_method: str,
     quantum_kwargs: dict[str, Any],
 ) -> nn.Module:
-    try:
-        from hqmed.quantum import QuantumLayer
-    except ImportError as exc:  # pragma: no cover - only while the quantum package is missing
-        raise ImportError(
-            "quantum_block='quantum' needs hqmed.quantum.QuantumLayer; use "
-            "quantum_block='closed_form' (product circuits) or 'classical' meanwhile"
-        ) from exc
     kwargs = {**spec.quantum_layer_kwargs, "backend": backend, "diff_method": diff_method,
               **quantum_kwargs}
     return QuantumLayer(n_qubits, n_layers, **kwargs)

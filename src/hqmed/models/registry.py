@@ -53,14 +53,8 @@ def register_default_cfgs(cfgs: dict[str, dict[str, Any]]) -> None:
     _DEFAULT_CFGS.update({k: dict(v) for k, v in cfgs.items()})
 
 
-def _ensure_families_loaded() -> None:
-    # Importing the family modules runs their @register_model decorators.
-    from hqmed.models import lcnet, litespinenet  # noqa: F401
-
-
 def list_models(pattern: str | None = None) -> list[str]:
     """Sorted names of all registered models, optionally filtered by a shell-style ``pattern``."""
-    _ensure_families_loaded()
     names = sorted(_ENTRYPOINTS)
     if pattern is not None:
         names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
@@ -69,7 +63,6 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 def is_model(name: str) -> bool:
     """True when ``name`` is a registered model."""
-    _ensure_families_loaded()
     return name in _ENTRYPOINTS
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from hqmed.errors import ConfigError
 from hqmed.quantum.gates import complex_dtype
 from hqmed.quantum.layered import LayeredCircuit
 from hqmed.quantum.statevector import Op, apply_ops, expval_z, zero_state
-from hqmed.errors import ConfigError
 from hqmed.quantum.templates import angle_embedding_ops, random_layers_ops, random_layers_structure
 
 __all__ = ["RandomCircuit", "LayeredCircuit", "gates_expval"]

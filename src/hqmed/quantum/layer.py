@@ -19,6 +19,7 @@ from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum.adjoint import adjoint_expval
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
 from hqmed.quantum.engine import CACHE_MAX_QUBITS, SIMULATORS, check_memory, select_simulator
+from hqmed.quantum.pennylane_bridge import import_pennylane, pennylane_qnode
 from hqmed.quantum.resources import CircuitResources, circuit_resources
 from hqmed.quantum.shift import parameter_shift
 
@@ -155,8 +156,6 @@ class QuantumLayer(nn.Module):
         if backend == "torch" and not self._product:
             check_memory(n_qubits, 1, torch.float32, memory_limit_bytes)
         if backend == "pennylane":
-            from hqmed.quantum.pennylane_bridge import import_pennylane, pennylane_qnode
-
             qml = import_pennylane()
             qnode = pennylane_qnode(self.circuit, device, diff_method, noise, **device_kwargs)
             qlayer = qml.qnn.TorchLayer(qnode, {"weights": self.circuit.weight_shape})

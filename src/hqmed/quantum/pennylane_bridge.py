@@ -22,7 +22,7 @@ NOISE_CHANNELS = {
 def import_pennylane():
     """Import PennyLane or raise an ImportError that says how to install it."""
     try:
-        import pennylane as qml
+        import pennylane as qml  # lazy: optional extra hqmed[pennylane], slow to import (~2 s)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             'backend="pennylane" needs PennyLane: pip install "hqmed[pennylane]"') from exc

@@ -16,13 +16,14 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hqmed.eval import calibration
+from hqmed.eval.metrics import auroc, roc_curves
 from hqmed.explain.report import where_models_look
 from hqmed.report import checks, plots, tables
 from hqmed.report.format import fmt, fmt_interval, fmt_signed, metric_name, p_is, split_label
@@ -666,8 +667,6 @@ def _confusion_section(s: StudyResults, opt: ReportOptions) -> str:
 
 
 def _roc(r: RunResult, split: str) -> tuple[bytes, str]:
-    from hqmed.eval.metrics import auroc, roc_curves
-
     y_true, y_score = r.scores(split)
     auc = auroc(y_true, y_score)
     aucs = dict(zip(r.class_names, auc["per_class"])) | {"micro": auc["micro"]}
@@ -722,8 +721,6 @@ def _where_models_look(s: StudyResults, opt: ReportOptions) -> str:
 
 def reliability(y_true: np.ndarray, y_score: np.ndarray, n_bins: int = 10) -> dict:
     """Reliability-curve data of the top-1 prediction, via :mod:`hqmed.eval.calibration`."""
-    from hqmed.eval import calibration
-
     bins = calibration.reliability_curve(y_true, y_score, n_bins=n_bins)["bins"]
     ece = calibration.expected_calibration_error(y_true, y_score, n_bins=n_bins)
     nan = float("nan")
@@ -798,16 +795,8 @@ def build_report(study_dir: str | Path, out: str | Path | None = None,
     """Render ``study_dir`` (a study directory) to ``out`` (default ``study_dir/report.html``)."""
     study = load_study(study_dir)
     out = Path(out) if out is not None else Path(study_dir) / "report.html"
-    atomic_write_text(out, render(study, options))
-    _readable(out)
+    atomic_write_text(out, render(study, options))  # same permissions as a plain open()
     return out
-
-
-def _readable(path: Path) -> None:
-    """The atomic writer's temp file is private (0600); a report is meant to be shared."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def build_run_report(run_dirs: Sequence[str | Path], out: str | Path, title: str = "",
@@ -819,5 +808,4 @@ def build_run_report(run_dirs: Sequence[str | Path], out: str | Path, title: str
                                                       "title": title or None},
                          runs=runs, comparisons=[], cost={}, external=[])
     atomic_write_text(out, render(study, options))
-    _readable(Path(out))
     return Path(out)

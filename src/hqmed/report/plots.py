@@ -15,17 +15,15 @@ drew (``PNG.min_font_px``) so the report and its browser test can check that.
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display: render to memory only
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 # Okabe & Ito (2008), without yellow (too faint on white) and black (kept for reference lines).
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00"]
@@ -36,7 +34,9 @@ MIN_FONT_PT = 9.5
 GRID_WIDTH_IN = 6.6  # two per row at 1280 px
 WIDE_WIDTH_IN = 10.0  # one per row
 
-plt.rcParams.update({
+# The report's style, applied around each figure (rc_context): matplotlib's global settings, its
+# backend and pyplot's figure list are never touched, so importing or using hqmed changes nothing.
+STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
@@ -49,7 +49,22 @@ plt.rcParams.update({
     "legend.fontsize": MIN_FONT_PT + 0.5,
     "legend.frameon": False,
     "figure.titlesize": 12,
-})
+}
+
+
+def _styled(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Draw (and encode) the figure inside ``rc_context(STYLE)``."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs) -> bytes:
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs):
+    """(Figure, axes) like ``plt.subplots``, but a stand-alone Figure (Agg renders it on save)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 class PNG(bytes):
@@ -59,11 +74,10 @@ class PNG(bytes):
 
 
 def to_png(fig) -> PNG:
-    """Encode a matplotlib figure as PNG bytes and close it (frees its memory)."""
+    """Encode a matplotlib figure as PNG bytes."""
     sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)  # layout is set by each figure (one pass, fast)
-    plt.close(fig)
     png = PNG(buf.getvalue())
     png.min_font_px = min(sizes) * DPI / 72.0 if sizes else None
     return png
@@ -84,6 +98,7 @@ def class_styles(n: int) -> list[tuple[str, str]]:
     return [(PALETTE[i % len(PALETTE)], LINESTYLES[(i // 3) % len(LINESTYLES)]) for i in range(n)]
 
 
+@_styled
 def training_curves(histories: Mapping[str, object]) -> PNG:
     """Loss, accuracy and AUROC per epoch of one or more models on shared axes.
 
@@ -93,7 +108,7 @@ def training_curves(histories: Mapping[str, object]) -> PNG:
     """
     panels = [("loss", "train_loss", "val_loss"), ("accuracy", "train_acc", "val_acc"),
               ("AUROC (validation, macro)", None, "val_auc")]
-    fig, axes = plt.subplots(1, 3, figsize=(WIDE_WIDTH_IN, 3.8))
+    fig, axes = _subplots(1, 3, figsize=(WIDE_WIDTH_IN, 3.8))
     colors = _colors(list(histories))
     for label, hist in histories.items():
         c = colors[label]
@@ -124,6 +139,7 @@ def training_curves(histories: Mapping[str, object]) -> PNG:
     return to_png(fig)
 
 
+@_styled
 def confusion_matrix(cm: np.ndarray, class_names: Sequence[str], title: str) -> PNG:
     """Confusion matrix: counts with row percentages (share of the true class), zero cells blank.
 
@@ -134,7 +150,7 @@ def confusion_matrix(cm: np.ndarray, class_names: Sequence[str], title: str) -> 
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     size = min(GRID_WIDTH_IN, max(4.2, 0.62 * k + 2.6))
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = _subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     font = MIN_FONT_PT if k > 5 else 10.5
     for i in range(k):
@@ -154,6 +170,7 @@ def confusion_matrix(cm: np.ndarray, class_names: Sequence[str], title: str) -> 
     return to_png(fig)
 
 
+@_styled
 def roc_curves(curves: Mapping[str, tuple], title: str) -> PNG:
     """One-vs-rest ROC curve per class (and micro average if given), AUROC in the legend.
 
@@ -161,7 +178,7 @@ def roc_curves(curves: Mapping[str, tuple], title: str) -> PNG:
     """
     classes = [k for k in curves if k != "micro"]
     rows = int(np.ceil((len(classes) + ("micro" in curves)) / 2))
-    fig, ax = plt.subplots(figsize=(GRID_WIDTH_IN * 0.8, 4.4 + 0.26 * rows))
+    fig, ax = _subplots(figsize=(GRID_WIDTH_IN * 0.8, 4.4 + 0.26 * rows))
     styles = dict(zip(classes, class_styles(len(classes))))
     for label in classes:
         fpr, tpr, auc = curves[label]
@@ -183,6 +200,7 @@ def roc_curves(curves: Mapping[str, tuple], title: str) -> PNG:
     return to_png(fig)
 
 
+@_styled
 def decision_curves(thresholds: np.ndarray, net_benefit: Mapping[str, np.ndarray],
                     treat_all: np.ndarray, class_names: Sequence[str], title: str,
                     shade: tuple[float, float] | None = None) -> PNG:
@@ -195,7 +213,7 @@ def decision_curves(thresholds: np.ndarray, net_benefit: Mapping[str, np.ndarray
     k = len(class_names)
     ncol = min(4, k)
     nrow = int(np.ceil(k / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDE_WIDTH_IN, 2.55 * nrow + 0.9), squeeze=False)
+    fig, axes = _subplots(nrow, ncol, figsize=(WIDE_WIDTH_IN, 2.55 * nrow + 0.9), squeeze=False)
     colors, styles = _colors(list(net_benefit)), _styles(list(net_benefit))
     for c in range(nrow * ncol):
         ax = axes[c // ncol][c % ncol]
@@ -224,6 +242,7 @@ def decision_curves(thresholds: np.ndarray, net_benefit: Mapping[str, np.ndarray
     return to_png(fig)
 
 
+@_styled
 def per_fold_metrics(per_fold: Mapping[str, Mapping[str, Sequence[float]]],
                      metrics: Sequence[str] = ("accuracy", "auroc_macro"),
                      titles: Sequence[str] = ("accuracy", "AUROC (macro)")) -> PNG:
@@ -233,7 +252,7 @@ def per_fold_metrics(per_fold: Mapping[str, Mapping[str, Sequence[float]]],
     """
     models = list(per_fold)
     colors = _colors(models)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(GRID_WIDTH_IN, 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(metrics), figsize=(GRID_WIDTH_IN, 3.6), squeeze=False)
     for ax, metric, title in zip(axes[0], metrics, titles):
         for i, m in enumerate(models):
             vals = np.asarray(per_fold[m].get(metric, []), dtype=float)
@@ -256,6 +275,7 @@ def per_fold_metrics(per_fold: Mapping[str, Mapping[str, Sequence[float]]],
     return to_png(fig)
 
 
+@_styled
 def width_sweep(widths: Sequence[float], series: Mapping[str, tuple], metric: str,
                 title: str) -> PNG:
     """LCNet width sweep: metric (mean ± sd over folds) against width, and B − A below.
@@ -266,7 +286,7 @@ def width_sweep(widths: Sequence[float], series: Mapping[str, tuple], metric: st
     widths = np.asarray(widths, dtype=float)
     labels = list(series)
     colors, styles = _colors(labels), _styles(labels)
-    fig, (ax, dax) = plt.subplots(2, 1, figsize=(GRID_WIDTH_IN * 0.85, 5.2), sharex=True,
+    fig, (ax, dax) = _subplots(2, 1, figsize=(GRID_WIDTH_IN * 0.85, 5.2), sharex=True,
                                   gridspec_kw={"height_ratios": [2, 1]})
     for lab in labels:
         mean, std = (np.asarray(a, dtype=float) for a in series[lab])
@@ -301,6 +321,7 @@ def width_sweep(widths: Sequence[float], series: Mapping[str, tuple], metric: st
     return to_png(fig)
 
 
+@_styled
 def reliability_diagram(curves: Mapping[str, Mapping[str, Sequence[float]]], title: str) -> PNG:
     """Confidence of the predicted class against its observed accuracy, per bin, with ECE.
 
@@ -309,7 +330,7 @@ def reliability_diagram(curves: Mapping[str, Mapping[str, Sequence[float]]], tit
     under-confident. The lower panel shows how many predictions fall in each bin.
     """
     colors, styles = _colors(list(curves)), _styles(list(curves))
-    fig, (ax, hax) = plt.subplots(2, 1, figsize=(GRID_WIDTH_IN * 0.8, 5.6), sharex=True,
+    fig, (ax, hax) = _subplots(2, 1, figsize=(GRID_WIDTH_IN * 0.8, 5.6), sharex=True,
                                   gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], ":", color=REFERENCE, lw=1, label="perfect calibration")
     for lab, cur in curves.items():
@@ -338,13 +359,14 @@ def reliability_diagram(curves: Mapping[str, Mapping[str, Sequence[float]]], tit
     return to_png(fig)
 
 
+@_styled
 def cost_curve(curve: Mapping) -> bytes:
     """Simulated time (measured) and QPU time (estimated) of one batch against qubits, log scale,
     with the fitted ``2^(alpha n)`` line; peak memory on the right panel.
     ``curve``: :func:`hqmed.eval.cost_curve.qubit_cost_curve`."""
     batch = curve["batch"]
     pts = [p for p in curve["simulated"]["points"] if "skipped" not in p]
-    fig, (ax, axm) = plt.subplots(1, 2, figsize=(WIDE_WIDTH_IN, 3.8))
+    fig, (ax, axm) = _subplots(1, 2, figsize=(WIDE_WIDTH_IN, 3.8))
     ns = np.array([p["n"] for p in pts], dtype=float)
     for (key, label), color, ls in zip((("train_s", "simulated, forward+backward"),
                                         ("inference_s", "simulated, inference")),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from hqmed.errors import DataNotFoundError
 from hqmed.eval.metrics import confusion_matrix
+from hqmed.report.tables import metric
 from hqmed.train.rundir import RunDir, split_scores
 from hqmed.utils.io import read_json
 
@@ -63,15 +64,11 @@ class RunResult:
 
     def per_fold(self, name: str) -> list[float]:
         """The value of metric ``name`` in each fold (empty when not recorded)."""
-        from hqmed.report.tables import metric
-
         vals = [metric(f, name) for f in self.metrics.get("per_fold") or []]
         return [float(v) for v in vals if isinstance(v, (int, float))]
 
     def per_class_accuracy(self) -> list[float] | None:
         """Recall of each class on the out-of-fold predictions (from metrics.json if present)."""
-        from hqmed.report.tables import metric
-
         pca = metric(self.metrics.get("oof"), "per_class_accuracy")
         if isinstance(pca, Mapping):
             pca = [pca[k] for k in (self.class_names if all(n in pca for n in self.class_names)

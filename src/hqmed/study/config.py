@@ -32,8 +32,10 @@ from pydantic import (
     model_validator,
 )
 
+from hqmed.data.registry import get_loader, source_params
 from hqmed.errors import ConfigError
 from hqmed.quantum.scaling import parse_qubit_range
+from hqmed.train.config import apply_overrides, parse_config, read_yaml
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -356,15 +358,11 @@ def _check_references(cfg: StudyConfig, source: str) -> None:
 
 def apply_study_overrides(raw: dict, overrides: list[str] | None) -> dict:
     """``--set k=v`` on the study mapping, e.g. ``base.epochs=1`` or ``statistics.n_boot=200``."""
-    from hqmed.train.config import apply_overrides
-
     return apply_overrides(raw, overrides)
 
 
 def load_study_config(path: str | os.PathLike, overrides: list[str] | None = None) -> StudyConfig:
     """Read, override (``--set``) and validate a study YAML."""
-    from hqmed.train.config import read_yaml
-
     raw = read_yaml(path, what="study config")
     if not isinstance(raw, dict):
         raise ConfigError(f"study config {path}: expected a mapping; got {type(raw).__name__}")
@@ -411,8 +409,6 @@ def resolve_runs(cfg: StudyConfig, out: str | os.PathLike, data_root: str | None
 
     Returns dicts ``{"dataset", "model", "spec", "config"}`` in dataset-major order.
     """
-    from hqmed.train.config import parse_config
-
     values = {"out": str(Path(out)), "data_root": str(data_root) if data_root else "."}
     runs = []
     for ds in cfg.datasets:
@@ -429,8 +425,6 @@ def resolve_runs(cfg: StudyConfig, out: str | os.PathLike, data_root: str | None
 
 def _check_source_params(kind: str, params: dict, where: str) -> None:
     """Unknown ``data.params`` fail at load time, before any training, naming the run."""
-    from hqmed.data.registry import get_loader, source_params
-
     get_loader(kind)  # unknown kinds raise a ConfigError listing the valid ones
     unknown = sorted(set(params) - set(source_params(kind)))
     if unknown:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hqmed.data.transforms import AugmentationConfig as TransformsConfig
 from hqmed.errors import ConfigError
 
 __all__ = [
@@ -130,7 +131,6 @@ class AugmentationConfig(_Section):
     @model_validator(mode="after")
     def _ranges(self) -> AugmentationConfig:
         # the cross-field rules (crop_scale, crop_ratio) live once, in the transforms dataclass
-        from hqmed.data.transforms import AugmentationConfig as TransformsConfig
 
         TransformsConfig(**self.model_dump(exclude={"enabled"}))
         return self

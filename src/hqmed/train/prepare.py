@@ -19,8 +19,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
-from hqmed.errors import ConfigError, DataError
+from hqmed.data import balancing
+from hqmed.data.base import ImageDataset, resize_images
+from hqmed.data.quanvolution import add_quantum_channels
+from hqmed.data.registry import load_source
+from hqmed.data.transforms import Augmentation, Normalizer
+from hqmed.errors import DataError
+from hqmed.models import create_model
 from hqmed.train.config import AugmentationConfig, ExperimentConfig
 
 __all__ = [
@@ -54,10 +61,6 @@ def resolve_params(cfg: ExperimentConfig) -> dict[str, Any]:
 
 def load_datasets(cfg: ExperimentConfig) -> dict:
     """``{split: ImageDataset}`` of the configured source."""
-    try:
-        from hqmed.data.registry import load_source
-    except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
-        raise ConfigError(f"data.source: hqmed.data.registry is not available ({exc})") from exc
     return load_source(cfg.data.source, **resolve_params(cfg))
 
 
@@ -65,8 +68,6 @@ def subsample(ds, n_max: int | None, seed: int):
     """At most ``n_max`` samples of ``ds`` (stratified when every class has >= 2; seeded), in order."""
     if n_max is None or len(ds) <= n_max:
         return ds, None
-    from sklearn.model_selection import train_test_split
-
     idx = np.arange(len(ds))
     labels = ds.labels
     _, counts = np.unique(labels, return_counts=True)
@@ -83,8 +84,6 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
     then resized to (H, W) and converted to C channels (C - 4 before quanvolution) whatever the
     config says, so any folder or file can be fed to the model.
     """
-    from hqmed.data.base import ImageDataset, resize_images
-
     q = cfg.data.quanvolution
     size: int | tuple[int, int] | None = cfg.data.image_size
     want = cfg.data.channels
@@ -108,10 +107,6 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
         ds = ImageDataset(np.ascontiguousarray(images, dtype=np.float32), ds.labels,
                           list(ds.class_names), ds.meta, name=ds.name)
     if q.enabled:
-        try:
-            from hqmed.data.quanvolution import add_quantum_channels
-        except ImportError as exc:  # pragma: no cover - only while the data area is incomplete
-            raise ConfigError(f"data.quanvolution: hqmed.data.quanvolution is not available ({exc})") from exc
         ds = add_quantum_channels(ds, stride=q.stride, rotation=q.rotation, random_layers=q.random_layers,
                                   n_layers=q.n_layers, seed=q.seed, cache_dir=q.cache_dir)
     return ds
@@ -123,8 +118,6 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
 
 def fit_normalizer(train_images: np.ndarray):
     """``hqmed.data.transforms.Normalizer`` fitted on (N, C, H, W) TRAINING images only."""
-    from hqmed.data.transforms import Normalizer
-
     return Normalizer.fit(train_images)
 
 
@@ -147,8 +140,6 @@ def balance(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: ExperimentConfi
     method = cfg.balancing.method
     if method == "none":
         return Balanced(x, y)
-    from hqmed.data import balancing
-
     if method == "smote":
         # default target: the largest class's count (i.e. balance every class up to it)
         target = cfg.balancing.target_per_class or int(np.bincount(y, minlength=num_classes).max())
@@ -164,8 +155,6 @@ def build_augment(cfg: AugmentationConfig):
     """``f(x, generator) -> x`` from ``hqmed.data.transforms.Augmentation``, or None when disabled."""
     if not cfg.enabled:
         return None
-    from hqmed.data.transforms import Augmentation
-
     aug = Augmentation(cfg.model_dump(exclude={"enabled"}))  # same field names as data.transforms
     return lambda x, g: aug(x, generator=g)
 
@@ -176,8 +165,6 @@ def build_augment(cfg: AugmentationConfig):
 
 def build_model(cfg: ExperimentConfig, num_classes: int, in_chans: int, seed: int) -> torch.nn.Module:
     """Seed torch with ``seed`` then build ``cfg.model`` for K classes and C input channels."""
-    from hqmed.models import create_model
-
     torch.manual_seed(seed)
     return create_model(cfg.model.name, num_classes=num_classes, in_chans=in_chans,
                         drop_rate=cfg.model.drop_rate, **cfg.model.kwargs)

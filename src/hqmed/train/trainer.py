@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from hqmed.errors import ConfigError
 from hqmed.eval.metrics import auroc
@@ -232,8 +233,6 @@ class Trainer:
         n_batches = math.ceil(len(x_train) / cfg.batch_size)
         bar = None
         if self.progress and not state["finished"]:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=cfg.epochs * n_batches, initial=state["epoch"] * n_batches,
                        desc=f"fold {self.fold}", unit="batch", leave=False, dynamic_ncols=True)
         try:
