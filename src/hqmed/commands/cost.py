@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +22,11 @@ import yaml
 
 from hqmed.errors import ConfigError
 from hqmed.eval.cost import QPUTiming, measure_cost
+from hqmed.eval.cost_curve import model_quantum_layer, qubit_cost_curve
 from hqmed.models import create_model, model_default_cfg
+from hqmed.quantum.scaling import parse_qubit_range
+from hqmed.report.plots import cost_curve
+from hqmed.utils.io import atomic_write_bytes
 from hqmed.utils.runtime import auto_device
 
 HELP = "parameters, FLOPs, latency, training time, memory and quantum resources of a model (Table 8)"
@@ -163,19 +168,11 @@ def format_curve_table(curve: dict) -> str:
 
 
 def run_curve(args: argparse.Namespace, model, qpu) -> int:
-    from pathlib import Path
-
-    from hqmed.eval.cost_curve import model_quantum_layer, qubit_cost_curve
-    from hqmed.quantum.scaling import parse_qubit_range
-    from hqmed.utils.io import atomic_write_bytes
-
     qubits = parse_qubit_range(args.qubits)
     layer = model_quantum_layer(model, args.model)
     curve = qubit_cost_curve(layer, qubits, args.qubits_batch, args.qubits_budget, qpu)
     curve["model_name"] = args.model
     if args.plot:
-        from hqmed.report.plots import cost_curve  # matplotlib: only when a figure is asked for
-
         atomic_write_bytes(Path(args.plot), cost_curve(curve))
     print(json.dumps(curve, indent=2) if args.json else format_curve_table(curve))
     return 0
