@@ -86,3 +86,22 @@ def test_bad_uploads_get_the_cli_line_and_a_4xx(served, tmp_path, monkeypatch, c
     # the server is still answering after all of that
     f = _dicoms(run, 1)[0]
     assert client.post("/predict", files={"file": (f.name, f.read_bytes())}).status_code == 200
+
+
+def test_uploads_over_the_pixel_budget_are_refused_with_the_cli_line(served, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    import hqmed.data.base as base
+
+    if not hasattr(base, "max_pixels"):
+        pytest.skip("the image loaders' pixel budget ($HQMED_MAX_PIXELS) has not landed")
+    _, client = served
+    monkeypatch.setenv("HQMED_MAX_PIXELS", "1000")
+    buf = io.BytesIO()
+    Image.new("L", (64, 64)).save(buf, format="PNG")
+    r = client.post("/predict", files={"file": ("wide.png", buf.getvalue(), "image/png")})
+    assert r.status_code == 400 and r.json()["error"].startswith("DataError: wide.png")
+    monkeypatch.setenv("HQMED_MAX_PIXELS", "5000")
+    assert client.post("/predict", files={"file": ("wide.png", buf.getvalue())}).status_code == 200
