@@ -395,13 +395,14 @@ def cost_curve(curve: Mapping) -> bytes:
     return to_png(fig)
 
 
+@_styled
 def sensitivity(values: Sequence[float], mean: Sequence[float], std: Sequence[float],
                 key: str, metric: str, title: str, chosen: float | None = None,
                 log_x: bool = False) -> PNG:
     """Hyperparameter sensitivity: the selection metric (mean ± sd over folds) against one
     hyperparameter's value; the chosen value is marked."""
     x = np.asarray(values, dtype=float)
-    fig, ax = plt.subplots(figsize=(GRID_WIDTH_IN * 0.85, 3.6))
+    fig, ax = _subplots(figsize=(GRID_WIDTH_IN * 0.85, 3.6))
     ax.errorbar(x, np.asarray(mean, dtype=float), yerr=np.asarray(std, dtype=float), marker="o",
                 capsize=3, color=PALETTE[0], ls="-" if len(x) > 1 else "none")
     if chosen is not None:
