@@ -66,8 +66,8 @@ def test_crops_carry_a_learnable_signal(crops):
 
     tr, te = crops["train"], crops["test"]
     clf = RidgeClassifier(alpha=10.0)
-    clf.fit(tr.images.reshape(len(tr), -1), tr.labels)
-    acc = clf.score(te.images.reshape(len(te), -1), te.labels)
+    clf.fit(np.asarray(tr.images).reshape(len(tr), -1), tr.labels)
+    acc = clf.score(np.asarray(te.images).reshape(len(te), -1), te.labels)
     majority = np.bincount(te.labels).max() / len(te)
     assert acc > majority + 0.2, (acc, majority)
 
@@ -93,7 +93,7 @@ def test_group_splits_smote_normalise_augment(crops):
 
     # normalisation statistics from the (real) training images, then a batch through augmentation
     norm = Normalizer.fit(fit.images)
-    np.testing.assert_allclose(norm.mean, [fit.images.mean()], rtol=1e-5)
+    np.testing.assert_allclose(norm.mean, [np.asarray(fit.images).mean()], rtol=1e-5)
     batch = torch.from_numpy(res.images[:64])
     g = torch.Generator().manual_seed(0)
     out = norm(Augmentation()(batch, g))

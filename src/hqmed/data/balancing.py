@@ -2,18 +2,23 @@
 
 Three alternatives, as in issue 4 / the LiteSpineNet paper:
 
-* :func:`smote` -- SMOTE (Chawla et al. 2002) through imbalanced-learn on flattened images, up to
-  a target count per class (3,400 in the paper). Classes already at or above the target are left
-  as they are (never under-sampled). Synthetic samples are appended after the originals and
-  flagged in ``is_synthetic``, so they can be excluded from any evaluation.
+* SMOTE (Chawla et al. 2002) as imbalanced-learn computes it, up to a target count per class
+  (3,400 in the paper). Classes already at or above the target are left as they are (never
+  under-sampled). :func:`smote_plan` finds the same k nearest neighbours in the same feature space
+  (the flattened images) with the same estimator, and makes the same random draws, but keeps only
+  (base index, neighbour index, lambda) per synthetic sample; :class:`SmoteImages` is the lazy
+  (N + M, C, H, W) result that synthesises ``x_base + lambda * (x_neighbour - x_base)`` per batch,
+  bit for bit what ``imblearn.over_sampling.SMOTE.fit_resample`` returns, in the same order
+  (originals, then each class's synthetic samples in class order). :func:`smote` materialises it
+  (small data only: 8 classes x 3,400 x 3x224x224 float32 would be 16 GB).
 * :func:`class_weights` -- "balanced" loss weights ``N / (K * n_k)`` (sklearn's
   ``compute_class_weight("balanced")``) for ``torch.nn.CrossEntropyLoss(weight=...)``.
 * :func:`weighted_sampler_weights` -- per-sample weights ``1 / n_{y_i}`` for
   ``torch.utils.data.WeightedRandomSampler``: every class is drawn equally often in expectation.
 
-Memory note: SMOTE materialises every synthetic image. The output takes
-``sum_k max(n_k, target) * C * H * W * 4`` bytes (8 classes x 3,400 x 3x224x224 float32 is ~16 GB),
-so use it on ROI crops at modest sizes, or use the sampler/loss weights instead.
+Memory of the plan: the neighbour search holds ONE class's images as float32 at a time (the
+feature space imbalanced-learn uses; scikit-learn's brute-force search then computes distances in
+blocks), e.g. 300 crops x 3x224x224 = 180 MB; nothing else is materialised.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from imblearn.over_sampling import SMOTE
+from sklearn.neighbors import NearestNeighbors
 
+from hqmed.data.store import read_rows
 from hqmed.errors import ConfigError, DataError
 
-__all__ = ["SmoteResult", "smote", "class_weights", "weighted_sampler_weights"]
+__all__ = ["SmotePlan", "SmoteImages", "SmoteResult", "smote", "smote_plan", "class_weights",
+           "weighted_sampler_weights"]
 
 
 @dataclass
@@ -45,6 +52,29 @@ class SmoteResult:
     @property
     def n_synthetic(self) -> int:
         return int(self.is_synthetic.sum())
+
+
+@dataclass
+class SmotePlan:
+    """Virtual SMOTE: synthetic sample j is ``x[base[j]] + lam[j] * (x[neighbour[j]] - x[base[j]])``.
+
+    n_original: N, the number of input samples (they come first).
+    labels: (N + M,) int64, the inputs' labels then the synthetic samples'.
+    base, neighbour: (M,) int64 indices into the inputs.
+    lam: (M,) float64 steps in [0, 1).
+    """
+
+    n_original: int
+    labels: np.ndarray
+    base: np.ndarray
+    neighbour: np.ndarray
+    lam: np.ndarray
+
+    @property
+    def is_synthetic(self) -> np.ndarray:
+        out = np.zeros(len(self.labels), dtype=bool)
+        out[self.n_original:] = True
+        return out
 
 
 def _check_labels(labels, num_classes: int | None, what: str) -> tuple[np.ndarray, int]:
@@ -67,36 +97,33 @@ def _check_labels(labels, num_classes: int | None, what: str) -> tuple[np.ndarra
     return y.astype(np.int64), k
 
 
-def smote(
-    images: np.ndarray,
+def smote_plan(
+    images,
     labels: np.ndarray,
     target_per_class: int | Mapping[int, int] = 3400,
     seed: int = 0,
     k_neighbors: int = 5,
     num_classes: int | None = None,
-) -> SmoteResult:
-    """Oversample minority classes with SMOTE up to ``target_per_class``.
+) -> SmotePlan:
+    """Plan SMOTE oversampling of minority classes up to ``target_per_class`` (imbalanced-learn's way).
 
     Args:
-        images: (N, ...) training images, e.g. (N, C, H, W) float32; flattened for SMOTE.
+        images: (N, ...) training images: an array or a lazy view (``read_rows``); flattened for
+            the neighbour search, one class at a time.
         labels: (N,) int class indices (no -1).
         target_per_class: one count for every class, or ``{class: count}``; classes with at least
             that many samples (or not named) are kept unchanged.
-        seed: random_state of imbalanced-learn's SMOTE.
+        seed: random_state of imbalanced-learn's SMOTE (each class draws from a fresh
+            ``RandomState(seed)``, as imbalanced-learn does).
         k_neighbors: SMOTE neighbours; lowered to (smallest oversampled class - 1) if needed.
         num_classes: K; with it, a class in [0, K) without samples raises DataError.
-
-    Returns:
-        :class:`SmoteResult` (originals first, then the synthetic samples of each class in
-        class order -- imbalanced-learn's order).
 
     Raises:
         DataError: empty class, a class to oversample with a single sample, shape mismatch.
     """
-    x = np.asarray(images)
     y, k = _check_labels(labels, num_classes, "SMOTE")
-    if x.shape[0] != y.shape[0]:
-        raise DataError(f"images: expected {len(y)} rows to match labels; got {x.shape[0]}")
+    if len(images) != y.shape[0]:
+        raise DataError(f"images: expected {len(y)} rows to match labels; got {len(images)}")
     counts = np.bincount(y, minlength=k)
     if isinstance(target_per_class, Mapping):
         targets = {int(c): int(t) for c, t in target_per_class.items()}
@@ -107,21 +134,100 @@ def smote(
         targets = {c: int(target_per_class) for c in range(k)}
     if any(t < 1 for t in targets.values()):
         raise ConfigError(f"target_per_class: expected counts >= 1; got {targets}")
-    strategy = {c: t for c, t in targets.items() if t > counts[c]}
+    strategy = {c: t for c, t in sorted(targets.items()) if t > counts[c]}
+    empty = np.zeros(0, dtype=np.int64)
     if not strategy:
-        return SmoteResult(x.copy(), y.copy(), np.zeros(len(y), dtype=bool))
+        return SmotePlan(len(y), y.copy(), empty, empty, np.zeros(0))
     single = [c for c in strategy if counts[c] < 2]
     if single:
         raise DataError(f"labels: expected at least 2 samples in each class to oversample with "
                         f"SMOTE; got class {single[0]} with {counts[single[0]]}")
     k_nn = max(1, min(int(k_neighbors), min(counts[c] for c in strategy) - 1))
-    flat = x.reshape(len(x), -1)
-    sampler = SMOTE(sampling_strategy=strategy, k_neighbors=k_nn, random_state=seed)
-    x_new, y_new = sampler.fit_resample(flat, y)
-    x_new = np.asarray(x_new, dtype=x.dtype).reshape(-1, *x.shape[1:])
-    is_syn = np.zeros(len(y_new), dtype=bool)
-    is_syn[len(y):] = True
-    return SmoteResult(x_new, np.asarray(y_new, dtype=np.int64), is_syn)
+    bases, neighbours, lams, new_labels = [], [], [], []
+    for c, target in strategy.items():
+        members = np.flatnonzero(y == c)
+        x_class = read_rows(images, members).reshape(len(members), -1)
+        nns = NearestNeighbors(n_neighbors=k_nn + 1).fit(x_class).kneighbors(
+            x_class, return_distance=False)[:, 1:]
+        del x_class
+        # imbalanced-learn's _make_samples: a fresh RandomState(seed) per class
+        rng = np.random.RandomState(seed)
+        n_new = target - counts[c]
+        picks = rng.randint(low=0, high=nns.size, size=n_new)
+        lams.append(rng.uniform(size=n_new))
+        rows, cols = np.floor_divide(picks, nns.shape[1]), np.mod(picks, nns.shape[1])
+        bases.append(members[rows])
+        neighbours.append(members[nns[rows, cols]])
+        new_labels.append(np.full(n_new, c, dtype=np.int64))
+    return SmotePlan(len(y), np.concatenate([y, *new_labels]), np.concatenate(bases),
+                     np.concatenate(neighbours), np.concatenate(lams))
+
+
+class SmoteImages:
+    """The lazy (N + M, ...) float32 result of a :class:`SmotePlan` over ``source``: originals first,
+    synthetic samples synthesised per :meth:`read` with imbalanced-learn's arithmetic
+    (float32 difference, float64 step, cast back to float32)."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, source, plan: SmotePlan):
+        if len(source) != plan.n_original:
+            raise DataError(f"SMOTE plan: expected {plan.n_original} source images; got {len(source)}")
+        self.source = source
+        self.plan = plan
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.plan.labels), *tuple(self.source.shape[1:]))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.plan.labels)
+
+    def read(self, idx=None) -> np.ndarray:
+        """Rows ``idx`` (all when None) as (B, ...) float32."""
+        idx = np.arange(len(self))[slice(None) if idx is None else idx]
+        n = self.plan.n_original
+        out = np.empty((len(idx), *self.shape[1:]), dtype=np.float32)
+        orig = idx < n
+        if orig.any():
+            out[orig] = read_rows(self.source, idx[orig])
+        if not orig.all():
+            j = idx[~orig] - n
+            xb = read_rows(self.source, self.plan.base[j])
+            diff = read_rows(self.source, self.plan.neighbour[j]) - xb
+            lam = self.plan.lam[j].reshape(-1, *([1] * (xb.ndim - 1)))
+            out[~orig] = (xb + lam * diff).astype(np.float32)
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.read()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def smote(
+    images: np.ndarray,
+    labels: np.ndarray,
+    target_per_class: int | Mapping[int, int] = 3400,
+    seed: int = 0,
+    k_neighbors: int = 5,
+    num_classes: int | None = None,
+) -> SmoteResult:
+    """:func:`smote_plan` materialised: every synthetic image as an array (small data only).
+
+    Returns:
+        :class:`SmoteResult` (originals first, then the synthetic samples of each class in
+        class order -- imbalanced-learn's order), images with the input's trailing shape.
+    """
+    plan = smote_plan(images, labels, target_per_class, seed, k_neighbors, num_classes)
+    x = np.asarray(images)
+    if plan.base.size == 0:
+        return SmoteResult(x.copy(), plan.labels.copy(), plan.is_synthetic)
+    return SmoteResult(SmoteImages(x, plan).read().astype(x.dtype, copy=False), plan.labels,
+                       plan.is_synthetic)
 
 
 def class_weights(labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:

@@ -1,8 +1,11 @@
 """The one dataset contract every source returns, plus the small image helpers they share.
 
-An :class:`ImageDataset` holds a whole split in memory:
+An :class:`ImageDataset` is one split:
 
-- ``images``: ``np.ndarray`` (N, C, H, W) float32, values in [0, 1];
+- ``images``: ``np.ndarray`` (N, C, H, W) float32, values in [0, 1] -- or, for data too large to
+  hold as float32 (VinDr-SpineXR crops at 224 px), a lazy :class:`hqmed.data.store.StoredImages`
+  view of an on-disk uint16 store with the same shape; read batches with
+  :func:`hqmed.data.store.read_rows` (``subset``/``concat`` keep the view lazy);
 - ``labels``: ``np.ndarray`` (N,) int64, ``-1`` = unlabelled (inference-only data);
 - ``class_names``: ``list[str]`` (K names; label ``k`` means ``class_names[k]``);
 - ``meta``: ``pandas.DataFrame`` with N rows and at least the columns ``id`` (unique sample id),
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hqmed.data.dicom import is_dicom, read_dicom
+from hqmed.data.store import StoredImages
 from hqmed.errors import DataError, ShapeError
 
 META_COLUMNS = ("id", "path", "group", "box")
@@ -71,7 +75,8 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         images, labels = self.images, np.asarray(self.labels)
-        if not isinstance(images, np.ndarray) or images.ndim != 4:
+        lazy = isinstance(images, StoredImages)  # values in [0, 1] by construction
+        if not (lazy or isinstance(images, np.ndarray)) or images.ndim != 4:
             got = getattr(images, "shape", type(images).__name__)
             raise ShapeError(f"{self.name}: images: expected an array (N, C, H, W); got {got}")
         if images.dtype != np.float32:
@@ -88,7 +93,7 @@ class ImageDataset:
         if len(labels) and (labels.min() < -1 or labels.max() >= k):
             bad = labels[(labels < -1) | (labels >= k)][:5].tolist()
             raise DataError(f"{self.name}: labels: expected values in [-1, {k - 1}]; got {bad}")
-        if images.size:
+        if not lazy and images.size:
             lo, hi = float(images.min()), float(images.max())
             if lo < 0.0 or hi > 1.0 or not np.isfinite(lo + hi):
                 raise DataError(f"{self.name}: images: expected values in [0, 1]; got [{lo}, {hi}]")
@@ -149,8 +154,13 @@ class ImageDataset:
                 raise DataError(f"concat {p.name}: expected class_names {self.class_names}; got {p.class_names}")
             if p.image_shape != self.image_shape:
                 raise ShapeError(f"concat {p.name}: expected image shape {self.image_shape}; got {p.image_shape}")
+        lazy = [isinstance(p.images, StoredImages) for p in parts]
+        if any(lazy) and not all(lazy):
+            raise DataError(f"concat: expected all parts stored on disk or all in memory; got "
+                            f"{[p.name for p in parts]} mixed")
         return ImageDataset(
-            images=np.concatenate([p.images for p in parts]),
+            images=StoredImages.concat([p.images for p in parts]) if all(lazy)
+            else np.concatenate([p.images for p in parts]),
             labels=np.concatenate([p.labels for p in parts]),
             class_names=list(self.class_names),
             meta=pd.concat([p.meta for p in parts], ignore_index=True),

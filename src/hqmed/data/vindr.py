@@ -37,8 +37,11 @@ Subchondral sclerosis
 ================================  =========================
 
 Any other lesion_type is an error (extend with ``label_map={"my type": "Other lesions"}``).
-Crops are cached under ``cache_dir/vindr/`` (npz, gray uint16) keyed by a hash of the settings and
-of the CSV and DICOM file names, sizes and mtimes: change any of them and the crops are rebuilt.
+Crops are kept in an on-disk sample store (:mod:`hqmed.data.store`: gray uint16, memory-mapped)
+under ``cache_dir/vindr/<split>-<key>/``, the key a hash of the settings and of the CSV and DICOM
+file names, sizes and mtimes: change any of them and the crops are rebuilt. The returned images
+are a lazy view of that store (gray repeated to 3 channels per batch), so 224-px crops of the whole
+data set never sit in memory as float32. With ``cache=False`` they are built in memory instead.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import json
 import logging
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +67,8 @@ from hqmed.data.base import (
 )
 from hqmed.data.dicom import read_dicom
 from hqmed.data.skips import SkipLog, check_on_error
+from hqmed.data.store import Store, StoredImages, StoreWriter, open_store
 from hqmed.errors import ConfigError, DataError, DataNotFoundError
-from hqmed.utils.io import atomic_write_bytes
 
 logger = logging.getLogger("hqmed.data")
 
@@ -94,7 +97,7 @@ REQUIRED_COLUMNS = ("image_id", "study_id", "lesion_type", "xmin", "ymin", "xmax
 BOX_COLUMNS = ("xmin", "ymin", "xmax", "ymax")
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".dicom", ".dcm")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: an on-disk sample store instead of an npz
 BOX_TOLERANCE_PX = 1.0  # boxes may overhang the image by this much (rounding); they are clipped
 
 
@@ -224,10 +227,12 @@ def _expand(gray: np.ndarray, channels: int) -> np.ndarray:
 
 
 def _build_split(root: Path, split: str, ann: pd.DataFrame, sizes: np.ndarray, image_size: int,
-                 rois_per_normal: int, roi_margin: float, seed: int, log: SkipLog):
-    """Decode each image once and crop its ROIs -> (gray (N, 1, S, S) float32, meta DataFrame)."""
+                 rois_per_normal: int, roi_margin: float, seed: int, log: SkipLog,
+                 sink: Callable[[np.ndarray], None]) -> pd.DataFrame:
+    """Decode each image once and crop its ROIs; each (1, S, S) float32 crop goes to ``sink``
+    as it is made (no list of crops is held). Returns the meta DataFrame, one row per crop."""
     images_dir = root / f"{split}_images"
-    crops, rows = [], []
+    rows = []
     csv = root / "annotations" / f"{split}.csv"
     for image_id, grp in ann.groupby("image_id", sort=False):
         item = f"{images_dir / image_id}.dicom ({csv} lines {grp['line'].min()}-{grp['line'].max()})"
@@ -263,33 +268,33 @@ def _build_split(root: Path, split: str, ann: pd.DataFrame, sizes: np.ndarray, i
                 x0, y0, x1, y1 = box
                 mx, my = roi_margin * (x1 - x0), roi_margin * (y1 - y0)
                 crop = crop_box(img[None], (x0 - mx, y0 - my, x1 + mx, y1 + my))
-                crops.append(resize_images(crop, image_size))
+                sink(resize_images(crop, image_size))
                 rows.append({"id": f"{image_id}#{k}", "path": str(path), "group": rec.study_id,
                              "box": tuple(float(v) for v in box), "image_id": image_id,
                              "study_id": rec.study_id, "rad_id": rec.rad_id, "lesion_type": rec.lesion_type,
                              "roi": kind, "label_name": label})
-    gray = np.stack(crops).astype(np.float32) if crops else np.zeros((0, 1, image_size, image_size), np.float32)
-    meta = pd.DataFrame(rows, columns=["id", "path", "group", "box", "image_id", "study_id", "rad_id",
+    return pd.DataFrame(rows, columns=["id", "path", "group", "box", "image_id", "study_id", "rad_id",
                                        "lesion_type", "roi", "label_name"])
-    return gray, meta
 
 
-def _save_cache(path: Path, gray: np.ndarray, meta: pd.DataFrame, skipped: list) -> None:
+def _meta_bytes(meta: pd.DataFrame, skipped: list) -> bytes:
     buf = io.BytesIO()
     cols = {f"meta_{c}": meta[c].astype(str).to_numpy(dtype=str) for c in meta.columns if c != "box"}
     boxes = np.array([list(b) for b in meta["box"]], dtype=np.float64).reshape(-1, 4)
-    np.savez_compressed(buf, images=np.round(gray * 65535).astype(np.uint16), boxes=boxes,
-                        skipped=np.array(json.dumps(skipped)), **cols)
-    atomic_write_bytes(path, buf.getvalue())
+    np.savez(buf, boxes=boxes, skipped=np.array(json.dumps(skipped)), **cols)
+    return buf.getvalue()
 
 
-def _load_cache(path: Path) -> tuple[np.ndarray, pd.DataFrame, list]:
-    with np.load(path, allow_pickle=False) as z:
-        gray = z["images"].astype(np.float32) / np.float32(65535.0)
-        meta = pd.DataFrame({k[5:]: z[k] for k in z.files if k.startswith("meta_")})
-        meta["box"] = [tuple(b) for b in z["boxes"].tolist()]
-        skipped = json.loads(str(z["skipped"]))
-    return gray, meta, skipped
+def _load_meta(store: Store) -> tuple[pd.DataFrame, list] | None:
+    """The store's meta and skip list, or None when meta.npz is missing or does not match."""
+    try:
+        with np.load(store.path / "meta.npz", allow_pickle=False) as z:
+            meta = pd.DataFrame({k[5:]: z[k] for k in z.files if k.startswith("meta_")})
+            meta["box"] = [tuple(b) for b in z["boxes"].tolist()]
+            skipped = json.loads(str(z["skipped"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    return (meta, skipped) if len(meta) == store.shape[0] else None
 
 
 def load_vindr(root: str | os.PathLike | None = None, image_size: int = 224, channels: int = 3,
@@ -308,11 +313,13 @@ def load_vindr(root: str | os.PathLike | None = None, image_size: int = 224, cha
         roi_margin: extra context around each box, as a fraction of its width/height per side.
         seed: seed of the random "No finding" ROIs (per image: seed + crc32(image_id)).
         label_map: extra lesion_type -> class mappings (values must be among CLASS_NAMES).
-        cache / cache_dir: cache crops as npz under ``cache_dir/vindr`` (default ``$HQMED_CACHE``).
+        cache / cache_dir: keep crops in a sample store under ``cache_dir/vindr`` (default
+            ``$HQMED_CACHE``) and return lazy views of it; False: build them in memory.
         on_error: "raise" (default) or "skip" bad rows / images with a JSON report.
         report_path: where the skip report goes (default under the cache dir).
 
-    Returns: ``{"train": ds, "test": ds}``; images (N, channels, S, S) float32 in [0, 1], labels
+    Returns: ``{"train": ds, "test": ds}``; images (N, channels, S, S) float32 in [0, 1] (a lazy
+    store view when ``cache``), labels
     index CLASS_NAMES, meta with id, path, group (= study_id), box and VinDr columns.
     """
     check_on_error(on_error)
@@ -348,11 +355,13 @@ def load_vindr(root: str | os.PathLike | None = None, image_size: int = 224, cha
     sizes: np.ndarray | None = None
     for split in splits:
         key = _cache_key(root, split, settings)
-        cpath = cache_root / f"{split}-{key}.npz"
-        if cache and cpath.is_file():
-            gray, meta, skipped = _load_cache(cpath)
+        spath = cache_root / f"{split}-{key}"
+        store = open_store(spath) if cache else None
+        stored = _load_meta(store) if store is not None else None
+        if stored is not None:
+            meta, skipped = stored
             log.extend(skipped)
-            logger.info("%s/%s: %d crops from cache %s", name, split, len(gray), cpath)
+            logger.info("%s/%s: %d crops from the sample store %s", name, split, len(meta), spath)
         else:
             before = len(log.skipped)
             if sizes is None:
@@ -365,14 +374,21 @@ def load_vindr(root: str | os.PathLike | None = None, image_size: int = 224, cha
             if ann is None:
                 ann = read_annotations(root / "annotations" / f"{split}.csv", label_map, log)
                 anns[split] = ann
-            gray, meta = _build_split(root, split, ann, sizes, image_size, rois_per_normal,
-                                      roi_margin, seed, log)
-            if cache:  # read back: the first run sees the same (uint16-rounded) crops as later ones
-                _save_cache(cpath, gray, meta, log.skipped[before:])
-                gray, meta, _ = _load_cache(cpath)
+            build = (root, split, ann, sizes, image_size, rois_per_normal, roi_margin, seed, log)
+            if cache:
+                with StoreWriter(spath, (1, image_size, image_size), "uint16") as writer:
+                    meta = _build_split(*build, sink=writer.append)
+                    writer.add_file("meta.npz", _meta_bytes(meta, log.skipped[before:]))
+                    store = writer.commit()
+            else:
+                crops: list[np.ndarray] = []
+                meta = _build_split(*build, sink=crops.append)
+                gray = (np.stack(crops).astype(np.float32) if crops
+                        else np.zeros((0, 1, image_size, image_size), np.float32))
         labels = np.array([CLASS_NAMES.index(c) for c in meta["label_name"]], dtype=np.int64)
-        out[split] = ImageDataset(_expand(gray, channels), labels, list(CLASS_NAMES), meta,
-                                  name=f"{name}/{split}")
+        images = (StoredImages([store], channels=channels) if store is not None
+                  else _expand(gray, channels))
+        out[split] = ImageDataset(images, labels, list(CLASS_NAMES), meta, name=f"{name}/{split}")
         if len(out[split]) == 0:
             raise DataError(f"{root / 'annotations' / f'{split}.csv'}: expected at least one usable "
                             f"image; got none ({len(log.skipped)} skipped)")
