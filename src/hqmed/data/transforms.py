@@ -198,6 +198,12 @@ class Normalizer:
         s = self.std.astype(x.dtype).reshape(c, 1, 1)
         return (x - m) / s
 
+    def on_device(self, device: torch.device | str) -> _DeviceNormalizer:
+        """The same ``(x - mean) / std`` for float32 batches, statistics placed on ``device`` once."""
+        c = len(self.mean)
+        return _DeviceNormalizer(torch.as_tensor(self.mean, dtype=torch.float32, device=device).view(c, 1, 1),
+                                 torch.as_tensor(self.std, dtype=torch.float32, device=device).view(c, 1, 1))
+
     def to_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
@@ -209,3 +215,15 @@ class Normalizer:
 
     def __repr__(self) -> str:
         return f"Normalizer(mean={np.round(self.mean, 4).tolist()}, std={np.round(self.std, 4).tolist()})"
+
+
+class _DeviceNormalizer:
+    """:meth:`Normalizer.on_device`: per-channel statistics as device tensors (no copy per batch)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean, self.std = mean, std
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.mean.shape[0]:
+            raise ShapeError(f"x: expected (B, {self.mean.shape[0]}, H, W); got {tuple(x.shape)}")
+        return (x - self.mean) / self.std

@@ -201,7 +201,14 @@ class ExperimentConfig(_Section):
     seed: int = Field(42, ge=0)  # seeds weights, shuffling, augmentation, splits and SMOTE
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
-    device: str = "auto"  # "auto" (CUDA, then MPS, else CPU) or a torch device string
+    device: str = "auto"  # "auto" (CUDA, then MPS, else CPU), "cpu", "cuda" or "cuda:i"
+    # Autocast dtype of the forward pass (quantum blocks always simulate in float32/complex64).
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = False  # NHWC memory format for the model and its input batches
+    # DataLoader worker processes reading, synthesising and augmenting batches (results do not
+    # depend on it: every sample's augmentation is seeded from (seed, epoch, position)).
+    num_workers: int = Field(0, ge=0)
+    log_every: int = Field(50, ge=1)  # steps between progress-bar loss readings (device syncs)
     num_threads: int | None = Field(None, ge=1)  # torch CPU threads (None = torch default)
     tensorboard: bool = False  # also write TensorBoard event files (needs the tensorboard package)
 

@@ -25,6 +25,7 @@ from hqmed.data import balancing
 from hqmed.data.base import ImageDataset, resize_images
 from hqmed.data.quanvolution import add_quantum_channels
 from hqmed.data.registry import load_source
+from hqmed.data.store import StoredImages
 from hqmed.data.transforms import Augmentation, Normalizer
 from hqmed.errors import DataError
 from hqmed.models import create_model
@@ -91,6 +92,10 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
         c, h, w = (int(v) for v in input_shape)
         size, want = (h, w), c - 4 if q.enabled else c
     images = ds.images
+    if isinstance(images, StoredImages):  # resized and converted per batch as it is read
+        hw = (size, size) if isinstance(size, int) else size
+        images = images.with_format(channels=want, size=hw)
+        ds = ImageDataset(images, ds.labels, list(ds.class_names), ds.meta, name=ds.name)
     if size is not None:
         hw = (size, size) if isinstance(size, int) else tuple(size)
         if tuple(images.shape[-2:]) != hw:
@@ -107,6 +112,8 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
         ds = ImageDataset(np.ascontiguousarray(images, dtype=np.float32), ds.labels,
                           list(ds.class_names), ds.meta, name=ds.name)
     if q.enabled:
+        if isinstance(ds.images, StoredImages):  # quanvolution is for small images: read them
+            ds = ImageDataset(ds.images.read(), ds.labels, list(ds.class_names), ds.meta, name=ds.name)
         ds = add_quantum_channels(ds, stride=q.stride, rotation=q.rotation, random_layers=q.random_layers,
                                   n_layers=q.n_layers, seed=q.seed, cache_dir=q.cache_dir)
     return ds
@@ -116,9 +123,10 @@ def prepare_split(ds, cfg: ExperimentConfig, input_shape: tuple[int, int, int] |
 # Normalisation
 
 
-def fit_normalizer(train_images: np.ndarray):
-    """``hqmed.data.transforms.Normalizer`` fitted on (N, C, H, W) TRAINING images only."""
-    return Normalizer.fit(train_images)
+def fit_normalizer(train_images):
+    """``hqmed.data.transforms.Normalizer`` fitted on (N, C, H, W) TRAINING images only (an array,
+    or a store view read 64 images at a time)."""
+    return Normalizer.fit(train_images, chunk=1024 if isinstance(train_images, np.ndarray) else 64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,34 +137,34 @@ def fit_normalizer(train_images: np.ndarray):
 class Balanced:
     """The training portion after balancing, plus loss/sampler weights when those are used."""
 
-    x: np.ndarray  # (N', C, H, W) float32
+    x: Any  # (N', C, H, W) float32: an array, a store view or a lazy SmoteImages (read_rows)
     y: np.ndarray  # (N',) int64
     class_weights: np.ndarray | None = None  # (K,) for the cross-entropy
     sample_weights: np.ndarray | None = None  # (N',) sampling weights
 
 
-def balance(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: ExperimentConfig, seed: int) -> Balanced:
-    """Apply ``cfg.balancing`` to one training portion (never to validation or test data)."""
+def balance(x, y: np.ndarray, num_classes: int, cfg: ExperimentConfig, seed: int) -> Balanced:
+    """Apply ``cfg.balancing`` to one training portion (never to validation or test data); SMOTE
+    is virtual (synthetic images are made per batch, see ``hqmed.data.balancing``)."""
     method = cfg.balancing.method
     if method == "none":
         return Balanced(x, y)
     if method == "smote":
         # default target: the largest class's count (i.e. balance every class up to it)
         target = cfg.balancing.target_per_class or int(np.bincount(y, minlength=num_classes).max())
-        res = balancing.smote(x, y, target_per_class=target, seed=seed, num_classes=num_classes)
-        return Balanced(np.ascontiguousarray(res.images, dtype=np.float32),
-                        np.asarray(res.labels, dtype=np.int64))
+        plan = balancing.smote_plan(x, y, target_per_class=target, seed=seed, num_classes=num_classes)
+        return Balanced(balancing.SmoteImages(x, plan), plan.labels)
     if method == "weighted_loss":
         return Balanced(x, y, class_weights=np.asarray(balancing.class_weights(y, num_classes)))
     return Balanced(x, y, sample_weights=np.asarray(balancing.weighted_sampler_weights(y, num_classes)))
 
 
 def build_augment(cfg: AugmentationConfig):
-    """``f(x, generator) -> x`` from ``hqmed.data.transforms.Augmentation``, or None when disabled."""
+    """``hqmed.data.transforms.Augmentation`` (``f(x, generator) -> x``, picklable for loader
+    workers), or None when disabled."""
     if not cfg.enabled:
         return None
-    aug = Augmentation(cfg.model_dump(exclude={"enabled"}))  # same field names as data.transforms
-    return lambda x, g: aug(x, generator=g)
+    return Augmentation(cfg.model_dump(exclude={"enabled"}))  # same field names as data.transforms
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,16 +40,18 @@ from hqmed.data.transforms import Normalizer
 from hqmed.errors import ConfigError, DataError
 from hqmed.train.checkpoint import load_weights
 from hqmed.train.config import ExperimentConfig, dump_config, parse_config
+from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import HISTORY_COLUMNS, history_to_csv
 from hqmed.train.prepare import build_model, prepare_split
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
-from hqmed.utils.runtime import auto_device, environment_info
+from hqmed.utils.runtime import auto_device, autocast, environment_info
 
 __all__ = ["RunDir", "RunPredictor", "predict_proba", "prediction_frame", "prob_columns",
            "split_scores"]
 
 # Config keys that may change between a run and its resumption (they do not change results).
-RESUME_FREE = {"name", "device", "num_threads", "tensorboard", "eval_batch_size"}
+RESUME_FREE = {"name", "device", "num_threads", "tensorboard", "eval_batch_size", "num_workers",
+               "log_every"}
 # Files of a run (besides fold_<i>/); --no-resume deletes exactly these.
 RUN_FILES = ("config.yaml", "environment.json", "splits.json", "history.csv", "predictions.csv",
              "metrics.json", "DONE", "compare.json")
@@ -94,21 +96,30 @@ def split_scores(preds: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarra
 
 
 @torch.no_grad()
-def predict_proba(model: torch.nn.Module, images: np.ndarray, normalize=None,
-                  device: torch.device | str = "cpu", batch_size: int = 256) -> np.ndarray:
+def predict_proba(model: torch.nn.Module, images, normalize=None,
+                  device: torch.device | str = "cpu", batch_size: int = 256, *,
+                  num_workers: int = 0, precision: str = "fp32") -> np.ndarray:
     """(N, K) float64 class probabilities of ``model`` (put in eval mode) on (N, C, H, W) images.
 
-    Each batch is normalised (``normalize``, on CPU), moved to ``device``, and soft-maxed in float32.
+    ``images`` is an array or a lazy view (on-disk store, virtual SMOTE); batches stream from
+    :mod:`hqmed.train.loader` (``num_workers`` processes), go to ``device`` (pinned, non-blocking),
+    are normalised there (``normalize``; a ``Normalizer`` becomes device tensors once), run under
+    ``precision`` autocast and are soft-maxed in float32.
     """
     if len(images) == 0:
         raise ValueError("predict_proba: expected at least one image; got 0")
     model.eval()
+    device = torch.device(device)
+    to_device = getattr(normalize, "on_device", None)
+    normalize = to_device(device) if to_device is not None else normalize
+    batches = Batches(images, None, np.arange(len(images)), batch_size)
     out = []
-    for start in range(0, len(images), batch_size):
-        xb = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size], dtype=np.float32))
+    for xb, _ in batch_loader(batches, num_workers, pin_memory=device.type == "cuda"):
+        xb = xb.to(device, non_blocking=True)
         if normalize is not None:
             xb = normalize(xb)
-        logits = model(xb.to(device))
+        with autocast(device, precision):
+            logits = model(xb)
         out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
     return np.concatenate(out)
 
@@ -166,14 +177,16 @@ class RunPredictor:
         """The dataset resized/converted to the run's input (C, H, W)."""
         return prepare_split(ds, self.cfg, input_shape=self.input_shape)
 
-    def predict_images(self, images: np.ndarray) -> np.ndarray:
-        """(N, K) float64 probabilities of PREPARED images (N, C, H, W) in [0, 1]."""
+    def predict_images(self, images) -> np.ndarray:
+        """(N, K) float64 probabilities of PREPARED images (N, C, H, W) in [0, 1] (an array or an
+        on-disk store view, streamed batch by batch)."""
         if images.ndim != 4 or tuple(images.shape[1:]) != self.input_shape:
             raise DataError(f"images: expected prepared images (N, {', '.join(map(str, self.input_shape))}); "
                             f"got {tuple(images.shape)}")
         total = np.zeros((len(images), len(self.class_names)), dtype=np.float64)
         for model, norm in self.models:
-            total += predict_proba(model, images, norm, self.device, self.batch_size)
+            total += predict_proba(model, images, norm, self.device, self.batch_size,
+                                   num_workers=self.cfg.num_workers, precision=self.cfg.precision)
         return total / len(self.models)
 
     def predict_dataset(self, ds) -> np.ndarray:

@@ -66,8 +66,6 @@ __all__ = ["ExperimentData", "finish_run", "load_experiment_data", "make_splits"
 log = logging.getLogger(__name__)
 
 ROLES = ("train", "val", "test")
-# Config keys that may change between a run and its resumption (they do not change results).
-_RESUME_FREE = {"name", "device", "num_threads", "tensorboard", "eval_batch_size"}
 
 
 # ---------------------------------------------------------------------------------------------

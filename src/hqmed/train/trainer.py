@@ -15,9 +15,20 @@ What it guarantees:
   val_acc / val_auc maximised; ties keep the earlier epoch), optional early stopping
   (``selection.patience``), and the best weights restored at the end for predictions.
 
-Data are NumPy arrays ``x`` (N, C, H, W) float32 in [0, 1] and ``y`` (N,) int64; a batch is augmented
-(on CPU, with the generator), normalised, then moved to the device. A final training batch of a
-single image is skipped (BatchNorm cannot train on one sample).
+Data ``x`` (N, C, H, W) float32 in [0, 1] are a NumPy array, an on-disk store view or virtual
+SMOTE (anything :func:`hqmed.data.store.read_rows` reads), ``y`` (N,) int64. Batches stream from
+:mod:`hqmed.train.loader` (``num_workers`` processes read and augment them, each sample with its
+own generator seeded from (seed, epoch, position), so results do not depend on the worker count);
+the shuffling order still comes from the one generator. A final training batch of a single image
+is skipped (BatchNorm cannot train on one sample).
+
+**Device and precision.** ``device`` is "auto", "cpu", "cuda" or "cuda:i"; host batches are pinned
+and copied with ``non_blocking=True``, normalised on the device; ``precision`` fp32 / bf16 / fp16
+runs the forward pass under ``torch.autocast`` (fp16 with a gradient scaler, saved in the
+checkpoint); quantum blocks switch autocast off and simulate in float32/complex64 themselves.
+``channels_last`` puts the model and the batches in NHWC. Inside the step nothing waits for the
+device: loss and accuracy are summed on the device and read every ``log_every`` steps (progress
+bar) and at the end of the epoch.
 """
 
 from __future__ import annotations
@@ -41,9 +52,10 @@ from hqmed.errors import ConfigError
 from hqmed.eval.metrics import auroc
 from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from hqmed.train.config import ExperimentConfig, OptimConfig
+from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import EpochLogger
 from hqmed.train.rundir import predict_proba
-from hqmed.utils.runtime import auto_device
+from hqmed.utils.runtime import auto_device, autocast
 
 __all__ = ["FitResult", "Trainer", "build_optimizer", "fold_seed", "lr_at", "quick_auc"]
 
@@ -106,8 +118,10 @@ class Trainer:
         fold: fold number (seeds and log rows).
         class_weights: (K,) cross-entropy weights for the training loss (None = unweighted).
         sample_weights: (N_train,) sampling weights -> sampling with replacement (None = shuffle).
-        augment: ``f(x, generator) -> x`` on a CPU batch in [0, 1] (training only).
-        normalize: ``f(x) -> x`` applied to every batch before the model (train stats only).
+        augment: ``f(x, generator) -> x`` on one CPU sample (1, C, H, W) in [0, 1] (training
+            only; it must pickle when ``num_workers`` > 0).
+        normalize: ``f(x) -> x`` applied to every batch on the device before the model (train
+            stats only); a ``Normalizer`` is turned into device tensors once.
         log_dir: where ``log.jsonl``/``history.csv`` go (default: ``ckpt_dir``'s parent).
         callbacks: ``f(row)`` called after each epoch's checkpoint is on disk.
         progress: show a tqdm bar (None = only when stderr is a terminal).
@@ -123,7 +137,14 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"device: expected 'auto', 'cpu' or an available device; got "
                               f"'{cfg.device}' but CUDA is not available on this machine")
-        self.model = model.to(self.device)
+        if self.device.type == "cuda" and (self.device.index or 0) >= torch.cuda.device_count():
+            raise ConfigError(f"device: expected 'cuda:0' .. 'cuda:{torch.cuda.device_count() - 1}'; got "
+                              f"'{cfg.device}'")
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
+        self.pin_memory = self.device.type == "cuda"
+        # per-epoch sums stay on the device; float64 where it exists, as Python floats summed before
+        self.sum_dtype = torch.float32 if self.device.type == "mps" else torch.float64
         self.ckpt_dir = Path(ckpt_dir)
         self.fold = fold
         self.class_weights = None if class_weights is None else torch.as_tensor(
@@ -131,25 +152,29 @@ class Trainer:
         self.sample_weights = None if sample_weights is None else torch.as_tensor(
             np.asarray(sample_weights), dtype=torch.float64)
         self.augment = augment
-        self.normalize = normalize
+        to_device = getattr(normalize, "on_device", None)
+        self.normalize = to_device(self.device) if to_device is not None else normalize
         self.log_dir = Path(log_dir) if log_dir is not None else self.ckpt_dir.parent
         self.callbacks = list(callbacks)
         self.progress = _progress_enabled(progress)
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _batch(self, x: np.ndarray, idx: np.ndarray, generator: torch.Generator | None) -> torch.Tensor:
-        xb = torch.from_numpy(np.ascontiguousarray(x[idx], dtype=np.float32))
-        if generator is not None and self.augment is not None:
-            xb = self.augment(xb, generator)
-        if self.normalize is not None:
-            xb = self.normalize(xb)
-        return xb.to(self.device)
+    def _loader(self, x, y: np.ndarray | None, order: np.ndarray, batch_size: int, *,
+                epoch: int = 0, train: bool = False):
+        batches = Batches(x, y, order, batch_size, augment=self.augment if train else None,
+                          seed=fold_seed(self.cfg.seed, self.fold, 5), epoch=epoch, drop_single=train)
+        return batches, batch_loader(batches, self.cfg.num_workers, self.pin_memory)
 
-    def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    def _to_device(self, xb: torch.Tensor) -> torch.Tensor:
+        xb = xb.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        return self.normalize(xb) if self.normalize is not None else xb
+
+    def predict_proba(self, x, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (N, K) float64 of the current weights, in eval mode."""
         return predict_proba(self.model, x, self.normalize, self.device,
-                             batch_size or self.cfg.eval_batch_size)
+                             batch_size or self.cfg.eval_batch_size, num_workers=self.cfg.num_workers,
+                             precision=self.cfg.precision)
 
     def _better(self, value: float, best: float | None) -> bool:
         if best is None:
@@ -160,39 +185,40 @@ class Trainer:
             return True
         return value < best if self.cfg.selection.metric == "val_loss" else value > best
 
-    def _train_epoch(self, x: np.ndarray, y: np.ndarray, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator, bar) -> tuple[float, float]:
+    def _train_epoch(self, x, y: np.ndarray, optimizer: torch.optim.Optimizer,
+                     generator: torch.Generator, scaler, epoch: int, bar) -> tuple[float, float]:
         self.model.train()
         n = len(x)
         if self.sample_weights is not None:
             order = torch.multinomial(self.sample_weights, n, replacement=True, generator=generator)
         else:
             order = torch.randperm(n, generator=generator)
-        order = order.numpy()
-        bs = self.cfg.batch_size
-        total_loss, correct, seen = 0.0, 0, 0
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            if len(idx) == 1 and n > 1:  # BatchNorm cannot train on a single image
-                if bar is not None:
-                    bar.update(1)
-                continue
-            xb = self._batch(x, idx, generator)
-            yb = torch.from_numpy(y[idx]).to(self.device)
+        batches, loader = self._loader(x, y, order.numpy(), self.cfg.batch_size, epoch=epoch, train=True)
+        loss_sum = torch.zeros((), dtype=self.sum_dtype, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
+        for step, (xb, yb) in enumerate(loader, start=1):
+            xb = self._to_device(xb)
+            yb = yb.to(self.device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            logits = self.model(xb)
-            loss = F.cross_entropy(logits, yb, weight=self.class_weights)
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.detach().argmax(1) == yb).sum())
-            seen += len(idx)
+            with autocast(self.device, self.cfg.precision):
+                logits = self.model(xb)
+                loss = F.cross_entropy(logits, yb, weight=self.class_weights)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.detach().to(self.sum_dtype) * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
+            seen += len(yb)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
-        return total_loss / max(seen, 1), correct / max(seen, 1)
+                if step % self.cfg.log_every == 0:  # the only device sync inside the epoch
+                    bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}", refresh=False)
+        if bar is not None:
+            bar.update(math.ceil(n / self.cfg.batch_size) - len(batches))  # a skipped 1-image batch
+        return float(loss_sum) / max(seen, 1), int(correct) / max(seen, 1)
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    def evaluate(self, x, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
         """(loss, accuracy, AUROC, probabilities) of the current weights; unweighted loss."""
         prob = self.predict_proba(x)
         p = np.clip(prob[np.arange(len(y)), y], 1e-12, None)
@@ -202,7 +228,7 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
 
-    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+    def fit(self, x_train, y_train: np.ndarray, x_val, y_val: np.ndarray,
             resume: bool = True) -> FitResult:
         """Train for ``cfg.epochs`` (or until early stopping), resuming from ``ckpt_dir`` if allowed.
 
@@ -216,6 +242,7 @@ class Trainer:
         generator = torch.Generator().manual_seed(fold_seed(cfg.seed, self.fold, 1))
         torch.manual_seed(fold_seed(cfg.seed, self.fold, 2))  # dropout and other global draws
         optimizer = build_optimizer(self.model, cfg.optim)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
 
         state = load_checkpoint(self.ckpt_dir, self.model, optimizer, generator) if resume else None
         if state is None:
@@ -228,6 +255,8 @@ class Trainer:
                 f"{state.get('n_val')} (the data changed: start again with --no-resume)")
         else:
             log.info("fold %d: resuming after epoch %d", self.fold, state["epoch"])
+            if "grad_scaler" in state:
+                scaler.load_state_dict(state["grad_scaler"])
 
         logger = EpochLogger(self.log_dir, tensorboard=cfg.tensorboard)
         n_batches = math.ceil(len(x_train) / cfg.batch_size)
@@ -242,7 +271,8 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 t0 = time.perf_counter()
-                train_loss, train_acc = self._train_epoch(x_train, y_train, optimizer, generator, bar)
+                train_loss, train_acc = self._train_epoch(x_train, y_train, optimizer, generator, scaler,
+                                                          epoch, bar)
                 val_loss, val_acc, val_auc, _ = self.evaluate(x_val, y_val)
                 row = {"fold": self.fold, "epoch": epoch + 1, "train_loss": train_loss,
                        "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
@@ -260,6 +290,8 @@ class Trainer:
                 stopped = patience is not None and state["since_best"] >= patience
                 state["finished"] = stopped or state["epoch"] >= cfg.epochs
                 state["stopped_early"] = stopped and state["epoch"] < cfg.epochs
+                if scaler.is_enabled():
+                    state["grad_scaler"] = scaler.state_dict()
                 save_checkpoint(self.ckpt_dir, self.model, optimizer, state, generator)
                 logger.write(state["history"])
                 if bar is not None:

@@ -39,6 +39,15 @@ def auto_device(requested: str | None = "auto") -> torch.device:
     return torch.device(requested)
 
 
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, precision: str = "fp32") -> torch.autocast:
+    """``torch.autocast`` of ``precision`` ("fp32" | "bf16" | "fp16") on ``device``; off for fp32."""
+    dtype = AMP_DTYPES[precision]
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def _version(pkg: str) -> str | None:
     try:
         return metadata.version(pkg)
