@@ -186,14 +186,17 @@ class Trainer:
         return value < best if self.cfg.selection.metric == "val_loss" else value > best
 
     def _train_epoch(self, x, y: np.ndarray, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator, scaler, epoch: int, bar) -> tuple[float, float]:
+                     generator: torch.Generator, scaler, epoch: int, bar,
+                     max_batches: int | None = None) -> tuple[float, float]:
         self.model.train()
         n = len(x)
         if self.sample_weights is not None:
             order = torch.multinomial(self.sample_weights, n, replacement=True, generator=generator)
         else:
             order = torch.randperm(n, generator=generator)
-        batches, loader = self._loader(x, y, order.numpy(), self.cfg.batch_size, epoch=epoch, train=True)
+        order = order.numpy()[:None if max_batches is None else max_batches * self.cfg.batch_size]
+        n = len(order)
+        batches, loader = self._loader(x, y, order, self.cfg.batch_size, epoch=epoch, train=True)
         loss_sum = torch.zeros((), dtype=self.sum_dtype, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = 0
@@ -217,6 +220,15 @@ class Trainer:
         if bar is not None:
             bar.update(math.ceil(n / self.cfg.batch_size) - len(batches))  # a skipped 1-image batch
         return float(loss_sum) / max(seen, 1), int(correct) / max(seen, 1)
+
+    def train_steps(self, x, y: np.ndarray, steps: int) -> tuple[float, float]:
+        """``steps`` training steps of epoch 0 exactly as :meth:`fit` runs them (benchmarks), no
+        checkpoint; returns (mean loss, accuracy) of those steps."""
+        generator = torch.Generator().manual_seed(fold_seed(self.cfg.seed, self.fold, 1))
+        scaler = torch.amp.GradScaler(self.device.type, enabled=self.cfg.precision == "fp16")
+        optimizer = build_optimizer(self.model, self.cfg.optim)
+        return self._train_epoch(x, np.asarray(y, dtype=np.int64), optimizer, generator, scaler, 0,
+                                 None, max_batches=steps)
 
     def evaluate(self, x, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
         """(loss, accuracy, AUROC, probabilities) of the current weights; unweighted loss."""
