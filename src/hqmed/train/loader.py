@@ -85,6 +85,11 @@ class Batches(Dataset):
 
 
 def batch_loader(batches: Batches, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
-    """A DataLoader over ``batches`` in order, ``num_workers`` processes ahead of the consumer."""
+    """A DataLoader over ``batches`` in order, ``num_workers`` processes ahead of the consumer.
+
+    It gets its own (unused) generator: without one, every DataLoader iterator draws its base seed
+    from torch's global RNG and so would shift the dropout draws of the training step.
+    """
     return DataLoader(batches, batch_size=None, shuffle=False, num_workers=int(num_workers),
-                      pin_memory=pin_memory, prefetch_factor=2 if num_workers > 0 else None)
+                      pin_memory=pin_memory, prefetch_factor=2 if num_workers > 0 else None,
+                      generator=torch.Generator())
