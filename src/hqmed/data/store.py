@@ -20,6 +20,12 @@ repeated to 3, RGB averaged to gray) and resized to its size. A view pickles as 
 arrays (never pixels), so worker processes -- DataLoader workers, a Ray executor -- open the same
 store files themselves. :func:`read_rows` reads rows of either a view or a plain array, so the
 trainer and the predictor have one code path for both.
+
+Where a store lives is decided by its source, from the config alone: VinDr-SpineXR and phantoms
+keep theirs at ``<cache_dir>/vindr/<split>-<key>`` (``cache_dir`` = ``data.params.cache_dir``,
+else ``$HQMED_CACHE``, else ``~/.hqmed/cache``; ``key`` hashes the settings and the files' names,
+sizes and mtimes). Any process that loads the same config -- a resumed run, a DataLoader worker,
+a Ray worker -- therefore finds the finished store and opens it without decoding anything.
 """
 
 from __future__ import annotations
