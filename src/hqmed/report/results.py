@@ -73,8 +73,8 @@ class RunResult:
         if isinstance(pca, Mapping):
             pca = [pca[k] for k in (self.class_names if all(n in pca for n in self.class_names)
                                     else sorted(pca))]
-        if isinstance(pca, list):
-            return [float(x) for x in pca]
+        if isinstance(pca, list):  # None: a class with no out-of-fold sample (small data)
+            return [float("nan") if x is None else float(x) for x in pca]
         cm = self.confusion("val")
         if cm is None:
             return None
