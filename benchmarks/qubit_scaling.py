@@ -15,8 +15,9 @@ Methods (each in its own subprocess, so imports and memory high-water marks neve
 * pl.lightning  PennyLane lightning.qubit, diff_method="adjoint" (TorchLayer)
 * qujax         pure JAX (qujax 1.x), jax.jit of vmap(value_and_grad), when installed
 
-A point whose predicted time (the last point's growth extrapolated) exceeds --point-budget is
-skipped and listed. Memory is the worker process's resident high-water mark (getrusage) after
+A point whose predicted time (the last point's growth extrapolated) exceeds --point-budget, or
+that would not fit its sweep's share of --time-budget (default 540 s, so the default run ends
+within 10 minutes however loaded the machine is), is skipped and listed. Memory is the worker process's resident high-water mark (getrusage) after
 each point, minus its value after imports; the sweep goes upward in n, so it is that point's peak.
 The fitted exponent alpha is the least-squares slope of log2(time) against n for n >= 10
 (alpha = 1: time doubles per qubit). Output: a table, and JSON in benchmarks/results/.
@@ -111,7 +112,7 @@ def worker(args) -> int:
 
         make = lambda n: _torch_calls(args.worker, n, args.batch)  # noqa: E731
     base = peak_rss_bytes()
-    out = sweep_qubits(qubits, make, args.point_budget, args.repeats)
+    out = sweep_qubits(qubits, make, args.point_budget, args.repeats, deadline=args.deadline)
     out["baseline_rss_bytes"] = base
     print(json.dumps(out))
     return 0
@@ -127,17 +128,18 @@ def available(method: str) -> str | None:
     return None if importlib.util.find_spec(mod) else f"{mod} not installed"
 
 
-def run_worker(method: str, qubits: list[int], batch: int, args) -> dict:
+def run_worker(method: str, qubits: list[int], batch: int, args, deadline: float) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, "--qubits", ",".join(map(str, qubits)),
            "--batch", str(batch), "--point-budget", str(args.point_budget),
-           "--repeats", str(args.repeats), "--threads", str(args.threads)]
+           "--repeats", str(args.repeats), "--threads", str(args.threads), "--deadline", str(deadline)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
            "JAX_PLATFORMS": "cpu"}
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.worker_timeout)
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                             timeout=max(deadline - time.time(), 0) + args.point_budget * 4 + 30)
     except subprocess.TimeoutExpired:
-        return {"error": f"worker exceeded {args.worker_timeout} s"}
+        return {"error": "worker overran its share of the time budget"}
     if res.returncode != 0:
         return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}"}
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -161,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one call may take; slower points are skipped and listed")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per point (after 1 warm-up)")
     parser.add_argument("--threads", type=int, default=1, help="threads per method (default 1)")
-    parser.add_argument("--worker-timeout", type=float, default=300.0,
-                        help="seconds before a method's subprocess is stopped")
+    parser.add_argument("--time-budget", type=float, default=540.0,
+                        help="seconds for the whole run, shared out among the (method, batch) "
+                             "sweeps; points that would not fit are skipped and listed (default 540)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--quick", action="store_true", help="n = 4..10, one repeat (smoke run)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "qubit_scaling.json"),
@@ -170,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--qubits", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
@@ -192,11 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# skipping {m}: {why}")
     methods = [m for m in args.methods if m not in skipped]
     results: dict = {}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     # interleaved: every method at one batch before the next batch, so load drifts hit all alike
-    for batch in args.batches:
-        for m in methods:
-            results.setdefault(m, {})[str(batch)] = run_worker(m, qubits, batch, args)
+    end = time.time() + args.time_budget
+    jobs = [(batch, m) for batch in args.batches for m in methods]
+    for i, (batch, m) in enumerate(jobs):
+        share = (end - time.time()) / (len(jobs) - i)  # unused time passes on to later sweeps
+        results.setdefault(m, {})[str(batch)] = run_worker(m, qubits, batch, args, time.time() + share)
+        print(f"# {m} batch {batch}: done at {time.perf_counter() - t_start:.0f} s", flush=True)
+        atomic_write_json(out, {"benchmark": "qubit_scaling", "partial": True, "results": results})
     for batch in args.batches:
         for mode in ("train_s", "inference_s"):
             title = "forward+backward" if mode == "train_s" else "inference (no grad)"
@@ -231,8 +241,6 @@ def main(argv: list[str] | None = None) -> int:
                "batches": args.batches, "threads": args.threads, "point_budget_s": args.point_budget,
                "load_average_start": load, "load_average_end": os.getloadavg(), "elapsed_s": elapsed,
                "environment": env, "skipped_methods": skipped, "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, payload)
     print(f"wrote {out}")
     return 0

@@ -121,8 +121,10 @@ def layer_calls(layer: torch.nn.Module, n: int, batch: int, seed: int = 0) -> Ca
 
 
 def sweep_qubits(qubits: Sequence[int], make_calls: Callable[[int], Calls], budget_s: float = 20.0,
-                 max_repeats: int = 3, state_bytes: Callable[[int], int] | None = None) -> dict:
+                 max_repeats: int = 3, state_bytes: Callable[[int], int] | None = None,
+                 deadline: float | None = None) -> dict:
     """Time ``make_calls(n)`` for each ``n`` in ``qubits`` (ascending); see the module doc.
+    ``deadline`` (a ``time.time()`` value) bounds the whole sweep: later points are skipped.
 
     Returns ``{"points": [{"n", "train_s", "inference_s", "peak_rss_bytes"} | {"n", "skipped"}],
     "fit": {"train": ..., "inference": ...}, "baseline_rss_bytes"}`` (times in seconds).
@@ -134,6 +136,10 @@ def sweep_qubits(qubits: Sequence[int], make_calls: Callable[[int], Calls], budg
         guess = _predict(done["train"], n)
         if guess is not None and guess > budget_s:
             points.append({"n": n, "skipped": f"predicted {guess:.1f} s per step > budget {budget_s:g} s"})
+            continue
+        left = None if deadline is None else deadline - time.time()
+        if left is not None and (left <= 0 or (guess is not None and 3 * guess > left)):
+            points.append({"n": n, "skipped": f"run time budget: {max(left, 0):.0f} s left"})
             continue
         train_step, inference = make_calls(n)
         train = time_callable(train_step, budget_s, max_repeats)
