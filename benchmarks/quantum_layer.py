@@ -5,6 +5,8 @@ Forward + backward time per batch at batch sizes 1, 32 and 256, side by side in 
 * hqmed           QuantumLayer(backend="torch"), fused exact simulator, autograd
 * pl.default      PennyLane default.qubit, diff_method="backprop", batch broadcasting (TorchLayer)
 * pl.lightning    PennyLane lightning.qubit, diff_method="adjoint" (TorchLayer)
+* qujax           pure JAX (qujax), jax.jit of vmap + value_and_grad, when installed (the
+                  circuit of benchmarks/qubit_scaling.py; one XLA thread)
 
 plus batch-1 inference (eval mode, no_grad; hqmed uses its cached unitary), the torch ops per
 training step (each is a kernel launch on a GPU) and a check that all three agree numerically.
@@ -98,6 +100,29 @@ def time_train_step(layer: QuantumLayer, batch: int, repeats: int, budget_s: flo
     return {"wall": wall, "cpu": cpu}
 
 
+def qujax_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("qujax") is not None
+
+
+def time_calls(fn, repeats: int, budget_s: float) -> dict:
+    """Like :func:`time_train_step` for a ready-made callable (wall and process CPU time)."""
+    t0 = time.perf_counter()
+    fn()
+    fn()
+    one = max((time.perf_counter() - t0) / 2, 1e-6)
+    inner = max(1, min(200, int(budget_s / repeats / one)))
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(inner):
+            fn()
+        wall.append((time.perf_counter() - t0) / inner)
+        cpu.append((time.process_time() - c0) / inner)
+    return {"wall": wall, "cpu": cpu}
+
+
 def time_inference(layer: QuantumLayer, repeats: int, budget_s: float) -> list[float]:
     x = torch.rand(1, N_QUBITS)
     layer.eval()
@@ -136,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # lightning reads it when imported
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                              f"intra_op_parallelism_threads={args.threads}")  # jax, when imported
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 7)
     budget = 0.3 if args.quick else 2.0  # seconds per (method, batch) for the fast methods
@@ -152,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     layers = {}
     for name, kw in METHODS.items():
         try:
-            layers[name] = QuantumLayer(N_QUBITS, N_LAYERS, rotation="Y", **kw)
+            layers[name] = QuantumLayer.from_config(N_QUBITS, N_LAYERS, rotation="Y", **kw)
         except ImportError as exc:
             print(f"# skipping {name}: {exc}")
     ref = layers["hqmed"]
@@ -177,14 +204,28 @@ def main(argv: list[str] | None = None) -> int:
                 layer, batch, reps, budget / (4 if slow else 1))
     for name, layer in layers.items():
         results["inference_batch1_s"][name] = time_inference(layer, repeats, budget / 4)
+    if qujax_available():
+        import numpy as np
+        from qubit_scaling import _qujax_calls  # same folder: the one qujax circuit of the benchmarks
 
-    pl_names = [n for n in layers if n != "hqmed"]
+        xq = torch.rand(4, N_QUBITS, dtype=torch.float64)
+        got = np.asarray(_qujax_calls(N_QUBITS, 4, xq.numpy(), ref.weights.detach().numpy())[1]())
+        agree["qujax"] = float(np.abs(got - ref.double()(xq).detach().numpy()).max())
+        ref.float()
+        print(f"# qujax: max |difference| to hqmed {agree['qujax']:.1e} (float32)")
+        for batch in args.batches:
+            train, _ = _qujax_calls(N_QUBITS, batch)
+            results["train_step_s"].setdefault("qujax", {})[str(batch)] = time_calls(train, repeats, budget)
+        results["inference_batch1_s"]["qujax"] = time_calls(_qujax_calls(N_QUBITS, 1)[1], repeats, budget / 4)["wall"]
+        layers["qujax"] = None  # a column of the tables below
+
+    pl_names = [n for n in layers if n != "hqmed"]  # every rival (PennyLane devices, qujax)
     ratios = {}
     for clock in ("wall", "cpu"):
         title = "wall-clock" if clock == "wall" else "process CPU time (robust to other load)"
         print(f"\nforward+backward per batch, {title}, mean ± std over repeats [ms]")
         print(f"{'batch':>5} | " + " | ".join(f"{n:>19}" for n in layers) +
-              " | speed-up vs fastest PennyLane")
+              " | speed-up vs fastest rival")
         for batch in args.batches:
             row = {n: results["train_step_s"][n][str(batch)][clock] for n in layers}
             means = {n: statistics.fmean(row[n]) for n in layers}

@@ -54,15 +54,18 @@ def _torch_calls(method: str, n: int, batch: int):
     kw = {"hqmed": {}, "pl.default": dict(backend="pennylane", device="default.qubit", diff_method="backprop"),
           "pl.lightning": dict(backend="pennylane", device="lightning.qubit", diff_method="adjoint")}[method]
     torch.manual_seed(0)
-    return layer_calls(QuantumLayer(n, N_LAYERS, rotation="Y", **kw), n, batch)
+    return layer_calls(QuantumLayer.from_config(n, N_LAYERS, rotation="Y", **kw), n, batch)
 
 
-def _qujax_calls(n: int, batch: int):
+def _qujax_calls(n: int, batch: int, x=None, w=None):
+    """(train, inference) closures of the circuit in qujax; ``x`` (B, n) and ``w`` (L, n, 3)
+    radians (random when None); inference returns the (B, n) expectations."""
     import jax
     import jax.numpy as jnp
     import qujax
 
     # qujax angles are in half turns: RY(t) = qujax "Ry"(t / pi); Rot(phi, theta, omega) = RZ RY RZ
+    # (parameters in hqmed's order: inputs, then weights (L, n, 3) flattened)
     gates, qubits, params = [], [], []
     for i in range(n):
         gates.append("Ry"), qubits.append([i]), params.append([i])
@@ -78,12 +81,12 @@ def _qujax_calls(n: int, batch: int):
     to_state = qujax.get_params_to_statetensor_func(gates, qubits, params, n)
     signs = jnp.asarray(1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1), jnp.float32)
     rng = np.random.default_rng(0)
-    w = jnp.asarray(rng.uniform(0, 2, (p - n,)), jnp.float32)
-    x = jnp.asarray(rng.uniform(0, 1, (batch, n)), jnp.float32)
+    w = jnp.asarray(rng.uniform(0, 2 * np.pi, (p - n,)) if w is None else np.ravel(w), jnp.float32)
+    x = jnp.asarray(rng.uniform(0, np.pi, (batch, n)) if x is None else x, jnp.float32)
     proj = jnp.asarray(rng.standard_normal(n), jnp.float32)
 
     def expvals(xi, wv):
-        st = to_state(jnp.concatenate([xi, wv]))
+        st = to_state(jnp.concatenate([xi, wv]) / jnp.pi)
         return (jnp.abs(st.reshape(-1)) ** 2) @ signs
 
     def loss(xb, wv):

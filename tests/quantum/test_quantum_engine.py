@@ -32,7 +32,7 @@ CONFIGS = [dict(n=12, layers=2, ansatz="strongly_entangling", rotation="Y", enta
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "{n}q{layers}L-{ansatz}-{rotation}".format(**c))
 def test_statevector_path_equals_pennylane_float64(cfg):
     torch.manual_seed(cfg["seed"])
-    layer = QuantumLayer(cfg["n"], cfg["layers"], rotation=cfg["rotation"], ansatz=cfg["ansatz"],
+    layer = QuantumLayer.from_config(cfg["n"], cfg["layers"], rotation=cfg["rotation"], ansatz=cfg["ansatz"],
                          entangler_rotation=cfg["entangler_rotation"], seed=cfg["seed"],
                          simulator="statevector").double()
     x = torch.rand(3, cfg["n"], dtype=torch.float64) * 4 - 2
@@ -48,8 +48,8 @@ def test_statevector_path_equals_pennylane_float64(cfg):
 def test_switch_between_fused_and_statevector_is_invisible(n, layers):
     """Both sides of the crossover (forced with fused_max_qubits) give the same values and grads."""
     torch.manual_seed(n)
-    fused = QuantumLayer(n, layers, fused_max_qubits=n).double()
-    state = QuantumLayer(n, layers, fused_max_qubits=n - 1).double()
+    fused = QuantumLayer.from_config(n, layers, fused_max_qubits=n).double()
+    state = QuantumLayer.from_config(n, layers, fused_max_qubits=n - 1).double()
     state.load_state_dict(fused.state_dict())
     assert fused.simulator_for(4) == "fused" and state.simulator_for(4) == "statevector"
     x = torch.rand(4, n, dtype=torch.float64) * 3
@@ -99,7 +99,7 @@ def test_qubit_limit_states_the_bytes_needed():
                                           r"batch 1, which needs .* bytes"):
         QuantumLayer(40, 1)
     need = working_bytes(10, 64)
-    layer = QuantumLayer(10, 1, memory_limit_bytes=need)
+    layer = QuantumLayer.from_config(10, 1, memory_limit_bytes=need)
     layer(torch.rand(64, 10))  # exactly fits
     with pytest.raises(ConfigError, match=f"batch 65, which needs .*{working_bytes(10, 65):,} bytes"):
         layer(torch.rand(65, 10))
@@ -165,7 +165,7 @@ def test_eval_cache_only_for_small_circuits():
 
 def test_gradient_penalty_works_with_gates_simulator():
     torch.manual_seed(2)
-    layer = QuantumLayer(3, 2, simulator="gates").double()
+    layer = QuantumLayer.from_config(3, 2, simulator="gates").double()
     x = torch.rand(4, 3, dtype=torch.float64, requires_grad=True)
     (g,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
     g.square().sum().backward()
@@ -174,9 +174,9 @@ def test_gradient_penalty_works_with_gates_simulator():
 
 def test_random_ansatz_ratio_imprim_one_is_refused_not_hung():
     with pytest.raises(ConfigError, match=r"ratio_imprim: expected a number in \[0, 1\); got 1.0"):
-        QuantumLayer(3, 1, ansatz="random", ratio_imprim=1.0)
+        QuantumLayer.from_config(3, 1, ansatz="random", ratio_imprim=1.0)
     with pytest.raises(ConfigError, match="n_rotations: expected an int >= 1"):
-        QuantumLayer(3, 1, ansatz="random", n_rotations=0)
+        QuantumLayer.from_config(3, 1, ansatz="random", n_rotations=0)
 
 
 def test_sign_matrix_is_not_handed_out_mutable():
@@ -193,3 +193,36 @@ def test_pennylane_backend_honours_load_state_dict_assign():
     pl.load_state_dict({"weights": ref.weights.detach().clone()}, assign=True)
     x = torch.rand(2, 3, dtype=torch.float64)
     torch.testing.assert_close(pl(x), ref(x), atol=1e-10, rtol=0)
+
+
+def test_option_groups_and_flat_config_build_the_same_layer():
+    from hqmed.quantum import AnsatzOptions, EngineOptions
+
+    torch.manual_seed(4)
+    grouped = QuantumLayer(5, 2, "X", "strongly_entangling", options=AnsatzOptions(ranges=(2, 1)),
+                           engine=EngineOptions(simulator="statevector"))
+    torch.manual_seed(4)
+    flat = QuantumLayer.from_config(5, 2, rotation="X", ranges=[2, 1], simulator="statevector")
+    assert grouped.options == flat.options and grouped.engine == flat.engine
+    x = torch.rand(3, 5)
+    torch.testing.assert_close(grouped(x), flat(x))
+    with pytest.raises(ConfigError, match="quantum option 'shotz': expected one of"):
+        QuantumLayer.from_config(3, 1, shotz=10)
+
+
+def test_weight_init_distributions_match_scipy():
+    from scipy import stats
+
+    from hqmed.quantum import WeightInit
+
+    torch.manual_seed(5)
+    uni = QuantumLayer(10, 60, ansatz="basic_entangler").weights.detach().numpy().ravel()
+    assert stats.kstest(uni, stats.uniform(0, 2 * np.pi).cdf).pvalue > 1e-3
+    normal = QuantumLayer(10, 60, ansatz="basic_entangler", init=WeightInit("normal", 0.05))
+    w = normal.weights.detach().numpy().ravel()
+    assert stats.kstest(w, stats.norm(0, 0.05).cdf).pvalue > 1e-3
+    assert stats.kstest(w, stats.uniform(0, 2 * np.pi).cdf).pvalue < 1e-6  # the option acts
+    flat = QuantumLayer.from_config(4, 1, init={"kind": "normal", "std": 0.01})
+    assert flat.weights.abs().max() < 0.1
+    with pytest.raises(ConfigError, match="init: expected 'uniform' or 'normal'"):
+        WeightInit("identity")

@@ -44,7 +44,7 @@ FRESH_SEED = fresh_seed()
 
 
 def _make(cfg, dtype=torch.float64, **kw):
-    layer = QuantumLayer(cfg["n"], cfg["layers"], rotation=cfg["rotation"], ansatz=cfg["ansatz"],
+    layer = QuantumLayer.from_config(cfg["n"], cfg["layers"], rotation=cfg["rotation"], ansatz=cfg["ansatz"],
                          entangler_rotation=cfg["entangler_rotation"], seed=cfg["seed"], **kw)
     return layer.to(dtype)
 
@@ -98,7 +98,7 @@ def test_parameter_shift_equals_autograd(cfg):
 def test_fast_path_equals_gate_by_gate_and_autograd_reference(ansatz):
     torch.manual_seed(3)
     fast = QuantumLayer(5, 3, rotation="X", ansatz=ansatz).double()
-    gates = QuantumLayer(5, 3, rotation="X", ansatz=ansatz, simulator="gates").double()
+    gates = QuantumLayer.from_config(5, 3, rotation="X", ansatz=ansatz, simulator="gates").double()
     gates.load_state_dict(fast.state_dict())
     x = torch.rand(4, 5, dtype=torch.float64) * 6
     coef = torch.randn(5, dtype=torch.float64)
@@ -151,7 +151,7 @@ def test_weights_shape_and_torchlayer_initialisation():
     assert 0 <= sel.weights.min() and sel.weights.max() < 2 * math.pi
     assert QuantumLayer(4, 1, ansatz="ry").weights.shape == (4,)
     assert QuantumLayer(4, 2, ansatz="basic_entangler").weights.shape == (2, 4)
-    assert QuantumLayer(4, 2, ansatz="random", n_rotations=6).weights.shape == (2, 6)
+    assert QuantumLayer.from_config(4, 2, ansatz="random", n_rotations=6).weights.shape == (2, 6)
     assert sum(p.numel() for p in sel.parameters()) == 63
     assert list(sel.state_dict()) == ["weights"]
 
@@ -232,7 +232,7 @@ def test_edge_inputs_empty_batch_half_precision_autocast_and_copies():
 def test_second_order_gradients_via_gates_simulator():
     torch.manual_seed(0)
     fused = QuantumLayer(3, 2).double()
-    gates = QuantumLayer(3, 2, simulator="gates").double()
+    gates = QuantumLayer.from_config(3, 2, simulator="gates").double()
     gates.load_state_dict(fused.state_dict())
     x = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
     (g,) = torch.autograd.grad(gates(x).sum(), x, create_graph=True)
@@ -243,7 +243,7 @@ def test_second_order_gradients_via_gates_simulator():
     (gm,) = torch.autograd.grad(fused(x - eps).sum(), x)
     torch.testing.assert_close(h, (gp - gm) / (2 * eps), atol=1e-6, rtol=0)
     for kw in ({}, {"simulator": "statevector"}, {"diff_method": "parameter-shift"}):
-        first_order = QuantumLayer(3, 2, **kw).double()
+        first_order = QuantumLayer.from_config(3, 2, **kw).double()
         with pytest.raises(RuntimeError, match="create_graph=True.*first order.*simulator='gates'"):
             torch.autograd.grad(first_order(x).sum(), x, create_graph=True)  # refused, never silently wrong
 
@@ -254,7 +254,7 @@ def test_second_order_gradients_via_gates_simulator():
 def test_custom_entangler_ranges_equal_pennylane(n, ranges, backend_opts):
     """ranges (e.g. the LiteSpineNet paper's Eq. (3): range 1 in every layer) vs qml.StronglyEntanglingLayers."""
     torch.manual_seed(n)
-    layer = QuantumLayer(n, len(ranges), ranges=list(ranges), **backend_opts).double()
+    layer = QuantumLayer.from_config(n, len(ranges), ranges=list(ranges), **backend_opts).double()
     dev = qml.device("default.qubit", wires=n)
 
     @qml.qnode(dev, interface="torch", diff_method="backprop")
@@ -278,8 +278,8 @@ def test_custom_entangler_ranges_equal_pennylane(n, ranges, backend_opts):
 
 
 def test_entangler_ranges_reach_pennylane_backend_and_resources():
-    layer = QuantumLayer(7, 3, ranges=[1, 1, 1])
-    pl_layer = QuantumLayer(7, 3, ranges=[1, 1, 1], backend="pennylane")
+    layer = QuantumLayer.from_config(7, 3, ranges=[1, 1, 1])
+    pl_layer = QuantumLayer.from_config(7, 3, ranges=[1, 1, 1], backend="pennylane")
     pl_layer.load_state_dict(layer.state_dict())
     x = torch.rand(4, 7)
     assert torch.allclose(layer(x), pl_layer(x), atol=1e-5)
@@ -295,4 +295,4 @@ def test_entangler_ranges_reach_pennylane_backend_and_resources():
 ])
 def test_bad_ranges_name_the_argument(kw, match):
     with pytest.raises(ConfigError, match=match):
-        QuantumLayer(7, 3, **kw)
+        QuantumLayer.from_config(7, 3, **kw)

@@ -32,7 +32,7 @@ def test_lightning_adjoint_and_parameter_shift_devices():
     coef = torch.randn(3, dtype=torch.float64)
     ref = hq_values_and_grads(ours, x, coef)
     for device, diff in (("lightning.qubit", "adjoint"), ("default.qubit", "parameter-shift")):
-        pl = QuantumLayer(3, 2, backend="pennylane", device=device, diff_method=diff).double()
+        pl = QuantumLayer.from_config(3, 2, backend="pennylane", device=device, diff_method=diff).double()
         pl.load_state_dict(ours.state_dict())
         for a, b in zip(ref, hq_values_and_grads(pl, x, coef)):
             torch.testing.assert_close(a, b, atol=1e-7, rtol=0)
@@ -43,11 +43,11 @@ def test_noise_on_default_mixed():
     ours = QuantumLayer(3, 2).double()
     x = torch.rand(5, 3, dtype=torch.float64)
     clean = ours(x).detach()
-    zero = QuantumLayer(3, 2, backend="pennylane", device="default.mixed",
+    zero = QuantumLayer.from_config(3, 2, backend="pennylane", device="default.mixed",
                         noise=("depolarizing", 0.0)).double()
     zero.load_state_dict(ours.state_dict())
     torch.testing.assert_close(zero(x).detach(), clean, atol=1e-10, rtol=0)
-    noisy = QuantumLayer(3, 2, backend="pennylane", device="default.mixed",
+    noisy = QuantumLayer.from_config(3, 2, backend="pennylane", device="default.mixed",
                          noise=("depolarizing", 0.1)).double()
     noisy.load_state_dict(ours.state_dict())
     out = noisy(x)
@@ -55,7 +55,7 @@ def test_noise_on_default_mixed():
     assert (out.abs() <= clean.abs() * (1 - 0.4 / 3) + 1e-9).all()
     out.sum().backward()
     assert noisy.weights.grad is not None
-    damped = QuantumLayer(3, 2, backend="pennylane", device="default.mixed",
+    damped = QuantumLayer.from_config(3, 2, backend="pennylane", device="default.mixed",
                           noise=("amplitude_damping", 1.0)).double()
     damped.load_state_dict(ours.state_dict())  # full damping after the last layer: |0...0>
     torch.testing.assert_close(damped(x).detach(), torch.ones(5, 3, dtype=torch.float64))
@@ -63,11 +63,11 @@ def test_noise_on_default_mixed():
 
 def test_noise_requires_mixed_device_and_valid_channel():
     with pytest.raises(ConfigError, match="device: expected a mixed-state device"):
-        QuantumLayer(2, 1, backend="pennylane", noise=("depolarizing", 0.1))
+        QuantumLayer.from_config(2, 1, backend="pennylane", noise=("depolarizing", 0.1))
     with pytest.raises(ConfigError, match="noise: expected"):
-        QuantumLayer(2, 1, backend="pennylane", device="default.mixed", noise=("nope", 0.1))
+        QuantumLayer.from_config(2, 1, backend="pennylane", device="default.mixed", noise=("nope", 0.1))
     with pytest.raises(ConfigError, match="expected backend='pennylane'"):
-        QuantumLayer(2, 1, noise=("depolarizing", 0.1))
+        QuantumLayer.from_config(2, 1, noise=("depolarizing", 0.1))
 
 
 def test_missing_pennylane_gives_install_hint(monkeypatch):

@@ -131,7 +131,7 @@ def _quantum_layer(
 ) -> nn.Module:
     kwargs = {**spec.quantum_layer_kwargs, "backend": backend, "diff_method": diff_method,
               **quantum_kwargs}
-    return QuantumLayer(n_qubits, n_layers, **kwargs)
+    return QuantumLayer.from_config(n_qubits, n_layers, **kwargs)
 
 
 class QuantumBlock(nn.Module):

@@ -21,6 +21,7 @@ from hqmed.quantum.circuits import RandomCircuit, gates_expval
 from hqmed.quantum.gates import GATES, cnot, cz, h, rot, rx, ry, rz
 from hqmed.quantum.layer import ANSATZE, QuantumLayer
 from hqmed.quantum.layered import LayeredCircuit
+from hqmed.quantum.options import AnsatzOptions, DeviceOptions, EngineOptions, WeightInit
 from hqmed.quantum.pennylane_bridge import pennylane_qnode
 from hqmed.quantum.resources import CircuitResources, circuit_depth, circuit_resources
 from hqmed.quantum.shift import parameter_shift
@@ -47,7 +48,7 @@ from hqmed.quantum.templates import (
 )
 
 __all__ = [
-    "QuantumLayer", "ANSATZE", "LayeredCircuit", "RandomCircuit", "gates_expval",
+    "QuantumLayer", "ANSATZE", "AnsatzOptions", "EngineOptions", "DeviceOptions", "WeightInit", "LayeredCircuit", "RandomCircuit", "gates_expval",
     "pennylane_qnode", "CircuitResources", "circuit_resources", "circuit_depth", "parameter_shift",
     "zero_state", "apply_matrix", "apply_ops", "probabilities", "expval_z", "sign_matrix",
     "GATES", "rx", "ry", "rz", "rot", "h", "cnot", "cz",

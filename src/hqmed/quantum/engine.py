@@ -16,7 +16,8 @@ path above. Measured on this project's 2-core CPU, one thread, 3 StronglyEntangl
 forward + backward (load average ~12, so +-30%): at batch 1 the state-vector path is ahead from
 13 qubits (87 vs 172 ms); at batch 32 the fused path is still ahead at 14 qubits (0.8 vs 1.6 s),
 and at 15 qubits its tables alone need ~0.5 GB. Override per layer with
-``QuantumLayer(..., simulator="fused" | "statevector")`` or ``fused_max_qubits=...``.
+``QuantumLayer(..., engine=EngineOptions(simulator="fused" | "statevector"))`` or
+``EngineOptions(fused_max_qubits=...)``.
 
 Eval-mode caching of the variational unitary (``(2N, N)`` real matrix) pays only for small
 circuits: it is used up to :data:`CACHE_MAX_QUBITS` qubits (measured: at 8 qubits, batch 256,

@@ -10,7 +10,7 @@ Both backends share the ``weights`` parameter layout, so a state_dict moves betw
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -18,7 +18,8 @@ from torch import nn
 from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum.adjoint import adjoint_expval
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
-from hqmed.quantum.engine import CACHE_MAX_QUBITS, SIMULATORS, check_memory, select_simulator
+from hqmed.quantum.engine import CACHE_MAX_QUBITS, check_memory, select_simulator
+from hqmed.quantum.options import AnsatzOptions, DeviceOptions, EngineOptions, WeightInit, split_options
 from hqmed.quantum.pennylane_bridge import import_pennylane, pennylane_qnode
 from hqmed.quantum.resources import CircuitResources, circuit_resources
 from hqmed.quantum.shift import parameter_shift
@@ -30,64 +31,32 @@ _TORCH_DIFF = ("backprop", "parameter-shift")
 _BROADCAST_GRAD = ("backprop", "adjoint", "best")  # PennyLane methods that handle batched inputs
 
 
-def _check_ranges(ranges, ansatz: str, n_qubits: int, n_layers: int) -> tuple[int, ...]:
-    """Validate StronglyEntanglingLayers' ``ranges``: one int in [1, n - 1] per layer."""
-    if ansatz != "strongly_entangling":
-        raise ConfigError(f"ranges: expected ansatz='strongly_entangling'; got ansatz={ansatz!r}")
-    try:
-        values = tuple(ranges)
-    except TypeError:
-        raise ConfigError(f"ranges: expected a sequence of {n_layers} ints; got {ranges!r}") from None
-    if len(values) != n_layers:
-        raise ConfigError(f"ranges: expected {n_layers} values (one per layer); got {len(values)}")
-    hi = max(n_qubits - 1, 0)
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or not (min(1, hi) <= v <= hi):
-            raise ConfigError(f"ranges: expected ints in [{min(1, hi)}, {hi}] for {n_qubits} qubits; "
-                              f"got {list(values)}")
-    return values
-
-
 class QuantumLayer(nn.Module):
     """Angle-embedding variational circuit returning PauliZ expectations on every wire.
 
     Args:
         n_qubits: number of qubits ``n`` (= input and output features).
         n_layers: variational layers ``L`` (ignored by ``ansatz="ry"``, which has one RY per wire).
-        embedding: ``"angle"`` (PennyLane AngleEmbedding; one feature per wire, angle in radians).
-        rotation: encoding rotation ``"X"``, ``"Y"`` (both papers) or ``"Z"``.
+        rotation: encoding rotation ``"X"``, ``"Y"`` (both papers) or ``"Z"`` (AngleEmbedding;
+            one feature per wire, angle in radians).
         ansatz: ``"strongly_entangling"`` (StronglyEntanglingLayers, weights ``(L, n, 3)``; the
             LiteSpineNet block), ``"ry"`` (LCNet: Hadamard on every wire, encoding, trainable RY;
             weights ``(n,)``, with rotation "Y" ``<Z_i> = -sin(x_i + w_i)``), ``"basic_entangler"``
             (BasicEntanglerLayers, weights ``(L, n)``) or ``"random"`` (RandomLayers, weights
-            ``(L, n_rotations)``, structure fixed by ``seed``).
+            ``(L, n_rotations)``, structure fixed by ``options.seed``).
         backend: ``"torch"`` (exact simulator) or ``"pennylane"`` (TorchLayer on ``device``).
         diff_method: torch backend: ``"backprop"`` (autograd) or ``"parameter-shift"``;
             pennylane backend: passed to the QNode (e.g. ``"backprop"``, ``"adjoint"``).
-        device: PennyLane device name (pennylane backend only), e.g. ``"default.qubit"``,
-            ``"lightning.qubit"``, ``"default.mixed"``.
-        noise: ``(name, p)`` noise channel after the encoding and each layer (pennylane backend
-            with a mixed-state device), name in ``"depolarizing"``, ``"amplitude_damping"``,
-            ``"phase_damping"``, ``"bit_flip"``, ``"phase_flip"``.
-        entangler_rotation: rotation of ``"basic_entangler"`` (PennyLane default ``"X"``).
-        n_rotations, seed, ratio_imprim: ``"random"`` ansatz options (PennyLane defaults).
-        simulator: torch backend: ``"auto"`` (the size-aware choice of
-            :func:`hqmed.quantum.engine.select_simulator`), ``"fused"`` (the structured fast
-            path of layered ansatze; best for small circuits), ``"statevector"`` (gate by gate
-            with an adjoint backward, memory ``O(B 2^n)``; best for large circuits) or
-            ``"gates"`` (plain autograd through every gate; slow, for cross-checks and
-            second-order gradients).
-        fused_max_qubits: override the measured fused/state-vector crossover of ``"auto"``
-            (fused up to and including this many qubits).
-        memory_limit_bytes: refuse circuits whose state-vector working set exceeds this
-            (default: the machine's physical memory; see :mod:`hqmed.quantum.engine`).
-        ranges: ``"strongly_entangling"`` only: the CNOT range ``r_l`` of each layer (CNOT from
-            wire ``i`` to ``(i + r_l) mod n``), as PennyLane's ``ranges`` argument. ``None`` (the
-            default) is PennyLane's ``r_l = (l mod (n - 1)) + 1``; ``[1] * L`` is the LiteSpineNet
-            paper's Eq. (3) read literally (every layer couples neighbouring qubits cyclically).
-        device_options, **device_kwargs: extra ``qml.device`` arguments (pennylane backend), e.g.
-            ``shots=1000``; use ``device_options={"backend": ...}`` for names that clash with
-            this signature (a Qiskit backend object for ``device="qiskit.remote"``).
+        options: :class:`~hqmed.quantum.options.AnsatzOptions` (entangler rotation, CNOT
+            ranges, RandomLayers' seed/n_rotations/ratio_imprim).
+        engine: :class:`~hqmed.quantum.options.EngineOptions` (torch backend: simulator choice,
+            crossover override, memory limit).
+        device: :class:`~hqmed.quantum.options.DeviceOptions` (pennylane backend: device name,
+            noise, ``qml.device`` arguments).
+        init: :class:`~hqmed.quantum.options.WeightInit` (default uniform in ``[0, 2 pi)``).
+        embedding: ``"angle"`` (the only encoding so far).
+
+    From a flat config dict (``model.kwargs.quantum_kwargs``) use :meth:`from_config`.
 
     Shapes: forward ``(..., n) -> (..., n)``; the output dtype is the input dtype (float32 in,
     float32 out; float64 inputs are simulated in complex128).
@@ -103,14 +72,13 @@ class QuantumLayer(nn.Module):
     fused or not, ``.data`` writes, ``load_state_dict``) rebuilds it.
     """
 
-    def __init__(self, n_qubits: int, n_layers: int = 1, embedding: str = "angle",
-                 rotation: str = "Y", ansatz: str = "strongly_entangling", backend: str = "torch",
-                 diff_method: str = "backprop", *, device: str = "default.qubit", noise=None,
-                 entangler_rotation: str = "X", n_rotations: int | None = None, seed: int = 42,
-                 ratio_imprim: float = 0.3, simulator: str = "auto", ranges=None,
-                 fused_max_qubits: int | None = None, memory_limit_bytes: int | None = None,
-                 device_options: dict | None = None, **device_kwargs) -> None:
+    def __init__(self, n_qubits: int, n_layers: int = 1, rotation: str = "Y",
+                 ansatz: str = "strongly_entangling", backend: str = "torch",
+                 diff_method: str = "backprop", *, options: AnsatzOptions | None = None,
+                 engine: EngineOptions | None = None, device: DeviceOptions | None = None,
+                 init: WeightInit | None = None, embedding: str = "angle") -> None:
         super().__init__()
+        options, engine, init = options or AnsatzOptions(), engine or EngineOptions(), init or WeightInit()
         if not isinstance(n_qubits, int) or n_qubits < 1:
             raise ConfigError(f"n_qubits: expected an int >= 1; got {n_qubits!r}")
         if not isinstance(n_layers, int) or n_layers < (0 if ansatz == "ry" else 1):
@@ -121,46 +89,53 @@ class QuantumLayer(nn.Module):
             raise ConfigError(f"rotation: expected 'X', 'Y' or 'Z'; got {rotation!r}")
         if ansatz not in ANSATZE:
             raise ConfigError(f"ansatz: expected one of {ANSATZE}; got {ansatz!r}")
-        if entangler_rotation not in ("X", "Y", "Z"):
-            raise ConfigError(f"entangler_rotation: expected 'X', 'Y' or 'Z'; got {entangler_rotation!r}")
         if backend not in ("torch", "pennylane"):
             raise ConfigError(f"backend: expected 'torch' or 'pennylane'; got {backend!r}")
         if backend == "torch" and diff_method not in _TORCH_DIFF:
             raise ConfigError(f"diff_method: expected one of {_TORCH_DIFF} for backend='torch'; "
                               f"got {diff_method!r}")
-        if simulator not in SIMULATORS:
-            raise ConfigError(f"simulator: expected one of {SIMULATORS}; got {simulator!r}")
-        if simulator == "fused" and ansatz == "random":
+        if engine.simulator == "fused" and ansatz == "random":
             raise ConfigError("simulator: expected 'auto', 'statevector' or 'gates' for "
                               "ansatz='random'; got 'fused'")
-        if ranges is not None:
-            ranges = _check_ranges(ranges, ansatz, n_qubits, n_layers)
-        device_kwargs = {**(device_options or {}), **device_kwargs}
-        if backend == "torch" and (noise is not None or device_kwargs):
-            raise ConfigError("noise/device options: expected backend='pennylane'; got backend='torch'")
+        if backend == "torch" and device is not None:
+            raise ConfigError("device: expected backend='pennylane' for device options; got backend='torch'")
+        options.check_ranges(ansatz, n_qubits, n_layers)
         self.n_qubits, self.n_layers = n_qubits, n_layers
         self.embedding, self.rotation, self.ansatz = embedding, rotation, ansatz
-        self.backend, self.diff_method, self.simulator = backend, diff_method, simulator
-        self.device_name, self.noise = device, noise
-        self.fused_max_qubits, self.memory_limit_bytes = fused_max_qubits, memory_limit_bytes
+        self.backend, self.diff_method = backend, diff_method
+        self.options, self.engine, self.init = options, engine, init
+        self.pennylane_device = device or DeviceOptions()
         if ansatz == "random":
-            self.circuit = RandomCircuit(n_qubits, n_layers, rotation, n_rotations, seed, ratio_imprim)
+            self.circuit = RandomCircuit(n_qubits, n_layers, rotation, options.n_rotations,
+                                         options.seed, options.ratio_imprim)
         else:
             self.circuit = LayeredCircuit(n_qubits, max(n_layers, 1), rotation, ansatz,
-                                          entangler_rotation, ranges)
-        # same initialisation as qml.qnn.TorchLayer: uniform in [0, 2 pi)
+                                          options.entangler_rotation, options.ranges)
         self.weights = nn.Parameter(torch.empty(self.circuit.weight_shape))
-        nn.init.uniform_(self.weights, 0.0, 2 * math.pi)
+        init.apply(self.weights)
         self._cache: tuple | None = None
         self._qlayer = None
         if backend == "torch" and not self._product:
-            check_memory(n_qubits, 1, torch.float32, memory_limit_bytes)
+            check_memory(n_qubits, 1, torch.float32, engine.memory_limit_bytes)
         if backend == "pennylane":
             qml = import_pennylane()
-            qnode = pennylane_qnode(self.circuit, device, diff_method, noise, **device_kwargs)
+            dev = self.pennylane_device
+            qnode = pennylane_qnode(self.circuit, dev.name, diff_method, dev.noise, **dict(dev.kwargs))
             qlayer = qml.qnn.TorchLayer(qnode, {"weights": self.circuit.weight_shape})
             qlayer.qnode_weights["weights"] = self.weights  # share our parameter
             object.__setattr__(self, "_qlayer", qlayer)  # not a submodule: one state_dict layout
+
+    @classmethod
+    def from_config(cls, n_qubits: int, n_layers: int = 1, **flat) -> QuantumLayer:
+        """Build from flat config keys (``ranges=[1, 1, 1]``, ``simulator="gates"``,
+        ``device="lightning.qubit"``, ``shots=1000`` ...), sorted into option groups by
+        :func:`hqmed.quantum.options.split_options`."""
+        return cls(n_qubits, n_layers, **split_options(flat))
+
+    @property
+    def simulator(self) -> str:
+        """The requested torch simulator (``engine.simulator``)."""
+        return self.engine.simulator
 
     def extra_repr(self) -> str:
         return (f"n_qubits={self.n_qubits}, n_layers={self.n_layers}, rotation={self.rotation!r}, "
@@ -180,7 +155,7 @@ class QuantumLayer(nn.Module):
             return "statevector"
         if self._product:
             return "fused"
-        return select_simulator(self.n_qubits, batch, self.fused_max_qubits)
+        return select_simulator(self.n_qubits, batch, self.engine.fused_max_qubits)
 
     def _evaluate(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Broadcasting evaluation ``(x (..., n), w (W..., *shape)) -> (W..., ..., n)``."""
@@ -229,7 +204,7 @@ class QuantumLayer(nn.Module):
                 return torch.stack([self._qlayer(row) for row in x]).to(dtype)
             return self._qlayer(x).to(dtype)
         if not self._product:
-            check_memory(self.n_qubits, x.shape[0], dtype, self.memory_limit_bytes)
+            check_memory(self.n_qubits, x.shape[0], dtype, self.engine.memory_limit_bytes)
         if self._use_cache():
             return self.circuit.expval_from_unitary(x, self._cached_unitary(dtype))
         w = self.weights.to(dtype)
@@ -242,16 +217,10 @@ class QuantumLayer(nn.Module):
     def resized(self, n_qubits: int) -> QuantumLayer:
         """The same circuit family on ``n_qubits`` wires (torch backend, same engine options):
         for cost sweeps against ``n``. Custom ``ranges`` are kept where they fit ``n``."""
-        c = self.circuit
-        kw: dict = dict(rotation=self.rotation, ansatz=self.ansatz, simulator=self.simulator,
-                        fused_max_qubits=self.fused_max_qubits, memory_limit_bytes=self.memory_limit_bytes)
-        if isinstance(c, RandomCircuit):
-            kw.update(seed=c.seed, ratio_imprim=c.ratio_imprim, n_rotations=c.n_rotations)
-        else:
-            kw["entangler_rotation"] = c.entangler_rotation
-            if c.ranges is not None and max(c.ranges) <= n_qubits - 1:
-                kw["ranges"] = c.ranges
-        return QuantumLayer(n_qubits, self.n_layers, **kw)
+        ranges = self.options.ranges
+        options = replace(self.options, ranges=ranges if ranges and max(ranges) <= n_qubits - 1 else None)
+        return QuantumLayer(n_qubits, self.n_layers, self.rotation, self.ansatz, options=options,
+                            engine=self.engine, init=self.init)
 
     # ---------------------------------------------------------------- resources
     def circuit_resources(self) -> CircuitResources:
