@@ -17,7 +17,8 @@ Methods (each in its own subprocess, so imports and memory high-water marks neve
 
 A point whose predicted time (the last point's growth extrapolated) exceeds --point-budget, or
 that would not fit its sweep's share of --time-budget (default 540 s, so the default run ends
-within 10 minutes however loaded the machine is), is skipped and listed. Memory is the worker process's resident high-water mark (getrusage) after
+within 10 minutes however loaded the machine is; 60% of it goes to the first batch), is
+skipped and listed. Memory is the worker process's resident high-water mark (getrusage) after
 each point, minus its value after imports; the sweep goes upward in n, so it is that point's peak.
 The fitted exponent alpha is the least-squares slope of log2(time) against n for n >= 10
 (alpha = 1: time doubles per qubit). Output: a table, and JSON in benchmarks/results/.
@@ -203,10 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     # interleaved: every method at one batch before the next batch, so load drifts hit all alike
-    end = time.time() + args.time_budget
+    # the main batch (the first) gets 60% of the budget, the other batches share the rest;
+    # within a batch every method gets an equal share, unused time passes on to later sweeps
+    start = time.time()
+    main = 0.6 if len(args.batches) > 1 else 1.0
     jobs = [(batch, m) for batch in args.batches for m in methods]
     for i, (batch, m) in enumerate(jobs):
-        share = (end - time.time()) / (len(jobs) - i)  # unused time passes on to later sweeps
+        first = i < len(methods)
+        stage_end = start + args.time_budget * (main if first else 1.0)
+        left_jobs = (len(methods) if first else len(jobs)) - i
+        share = max(stage_end - time.time(), 0) / left_jobs
         results.setdefault(m, {})[str(batch)] = run_worker(m, qubits, batch, args, time.time() + share)
         print(f"# {m} batch {batch}: done at {time.perf_counter() - t_start:.0f} s", flush=True)
         atomic_write_json(out, {"benchmark": "qubit_scaling", "partial": True, "results": results})
