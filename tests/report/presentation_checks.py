@@ -35,8 +35,8 @@ def check_presentation(text: str) -> None:
     assert not re.search(r"\bClass \d+\b", numbers), "class index headers instead of names"
     ascii_minus = re.findall(r"(?<![\w.])-\d", numbers)
     assert not ascii_minus, f"ASCII minus in numbers: {ascii_minus[:5]}"
-    # class-wise intervals lie in [0, 1]; difference intervals (B − A) in [−1, 1]
-    for m in re.finditer(r'<table id="tab-ci[^"]*".*?</table>', text, re.S):
+    # class-wise and overall metric intervals lie in [0, 1]; difference intervals (B − A) in [−1, 1]
+    for m in re.finditer(r'<table id="tab-(?:overall-)?ci[^"]*".*?</table>', text, re.S):
         for lo, hi in intervals(visible_text(m.group(0))):
             assert 0.0 <= lo <= hi <= 1.0, (lo, hi)
     for lo, hi in intervals(numbers):

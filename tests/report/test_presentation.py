@@ -21,6 +21,7 @@ def test_fake_study_report_presentation(fake_report):
     assert glance.count("B − A") >= 3 and "McNemar p" in glance
     assert "df = 2" in glance and "test split, n = 40" in glance
     assert "A − B" not in text  # one direction everywhere
+    assert "99% Wilson intervals" in glance and 'id="tab-overall-ci"' in text
 
 
 def test_class_names_are_written_out(fake_study, fake_report):

@@ -291,7 +291,12 @@ def glance_sentence(c: dict, a: RunResult, b: RunResult) -> str:
              f"<span class='verdict'>{html.escape(verdict)}</span> at α = {alpha:g}."]
     on_split = []
     if acc_a is not None and acc_b is not None:
-        on_split.append(f"accuracy {fmt(acc_b)} (B) vs {fmt(acc_a)} (A), B − A = "
+        wilson = {side: ((((c.get("overall_ci") or {}).get(side) or {}).get("metrics") or {})
+                         .get("accuracy") or {}).get("wilson") for side in ("a", "b")}
+        ci = {side: f" {fmt_interval(w.get('low'), w.get('high'))}" if w else ""
+              for side, w in wilson.items()}
+        on_split.append(f"accuracy {fmt(acc_b)}{ci['b']} (B) vs {fmt(acc_a)}{ci['a']} (A)"
+                        f"{_wilson_level(c) if wilson['a'] else ''}, B − A = "
                         f"<b>{fmt_signed(float(acc_b) - float(acc_a))}</b>")
     if mc:
         on_split.append(f"McNemar {p_is(mc.get('p'))} ({_images(mc.get('b'))} only A "
@@ -314,6 +319,11 @@ def glance_sentence(c: dict, a: RunResult, b: RunResult) -> str:
         parts.append("The paired t-test over folds is not testable here "
                      f"({html.escape(str(tt['error']))}).")
     return " ".join(parts)
+
+
+def _wilson_level(c: dict) -> str:
+    level = (c.get("overall_ci") or {}).get("level")
+    return f" ({float(level):.0%} Wilson intervals)" if level else " (Wilson intervals)"
 
 
 def _images(k) -> str:
@@ -387,8 +397,11 @@ def _overall(s: StudyResults, opt: ReportOptions) -> str:
     t = tables.overall_metrics(s.runs)
     if not t:
         return ""
-    return _section("overall", tables.to_html(t),
-                    data="each row names its data and n (folds: mean ± sd over the validation folds).")
+    cis = [tables.to_html(tables.overall_ci(c, f"tab-overall-ci{_suffix(i)}"))
+           for i, c in enumerate(x for x in s.comparisons if x.get("overall_ci"))]
+    return _section("overall", tables.to_html(t) + "".join(cis),
+                    data="each row names its data and n (folds: mean ± sd over the validation "
+                    "folds); the interval tables use each comparison's paired split.")
 
 
 @section("per-fold")

@@ -255,6 +255,43 @@ def mcnemar(comparisons: Sequence[Mapping[str, Any]]) -> Table:
     return t.drop_constant("Comparison", "Comparison")
 
 
+def overall_ci(c: Mapping[str, Any], table_id: str = "tab-overall-ci") -> Table:
+    """Overall metrics of A and B on the comparison's paired split with their intervals.
+
+    The intervals are hqmed.eval.statistics.bootstrap_overall_ci's plain percentile bootstrap
+    (not stratified), with the Wilson score interval beside accuracy.
+    """
+    oc = c.get("overall_ci") or {}
+    level = oc.get("level")
+    t = Table(table_id, f"{comparison_title(c)}. Overall metrics with {fmt(level, 2) if level else ''} "
+              f"confidence intervals [lo, hi] on the {split_label(oc.get('split', '?'), _n_of(c))}: "
+              "percentile bootstrap over the images (not stratified), and for accuracy also the "
+              "Wilson score interval. AUROC is the macro one-vs-rest average (binary: of the "
+              "positive class).", ["Metric", "A", "A Wilson", "B", "B Wilson"])
+    ma = (oc.get("a") or {}).get("metrics") or {}
+    mb = (oc.get("b") or {}).get("metrics") or {}
+    for key in ma:
+        ea, eb = ma.get(key) or {}, mb.get(key) or {}
+        t.rows.append([Cell(metric_name(key), ""), _interval_cell(ea), _wilson_cell(ea),
+                       _interval_cell(eb), _wilson_cell(eb)])
+    if not any(_text(r[2]) != NDASH for r in t.rows):  # no Wilson column without Wilson intervals
+        t.columns = [col for col in t.columns if "Wilson" not in col]
+        for r in t.rows:
+            del r[4], r[2]
+    return t
+
+
+def _interval_cell(e: Mapping[str, Any]) -> Cell:
+    if not e or e.get("estimate") is None:
+        return Cell(NDASH)
+    return Cell(f"{fmt(e['estimate'])}<br><small>{fmt_interval(e.get('low'), e.get('high'))}</small>")
+
+
+def _wilson_cell(e: Mapping[str, Any]) -> Cell:
+    w = (e or {}).get("wilson")
+    return Cell(fmt_interval(w.get("low"), w.get("high"))) if w else Cell(NDASH)
+
+
 def classwise_ci(c: Mapping[str, Any], class_names: Sequence[str],
                  positives: Mapping[str, int] | None = None, table_id: str = "tab-ci") -> Table:
     """Table 5 for one comparison: per class, precision, recall and F1 of A and B with intervals.
