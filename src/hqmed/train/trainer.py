@@ -28,7 +28,8 @@ runs the forward pass under ``torch.autocast`` (fp16 with a gradient scaler, sav
 checkpoint); quantum blocks switch autocast off and simulate in float32/complex64 themselves.
 ``channels_last`` puts the model and the batches in NHWC. Inside the step nothing waits for the
 device: loss and accuracy are summed on the device and read every ``log_every`` steps (progress
-bar) and at the end of the epoch.
+bar) and at the end of the epoch. (With fp16, torch's gradient scaler itself reads one inf/NaN
+flag per step to decide whether to skip it; fp32 and bf16 have no scaler.)
 """
 
 from __future__ import annotations
