@@ -134,3 +134,15 @@ def test_virtual_smote_over_a_store_view_equals_imblearn(tmp_path):
                          random_state=0).fit_resample(dense.reshape(len(dense), -1), y)
     np.testing.assert_array_equal(plan.labels, ref_y)
     np.testing.assert_array_equal(SmoteImages(view, plan).read().reshape(len(ref_x), -1), ref_x)
+
+
+def test_blocked_neighbour_search_equals_scikit_learn(tmp_path):
+    """The opt-in blocked search (classes too big to hold) finds scikit-learn's neighbours, so
+    the plan -- and the synthetic images -- are the same."""
+    x, y = _imbalanced(counts=(40, 23, 9, 17), shape=(1, 7, 6), seed=5)
+    view = StoredImages([_store(tmp_path / "s", x)]).with_format(channels=3)
+    default = smote_plan(view, y, target_per_class=45, seed=2)
+    for block in (1, 5, 64):
+        blocked = smote_plan(view, y, target_per_class=45, seed=2, block=block)
+        for field in ("labels", "base", "neighbour", "lam"):
+            np.testing.assert_array_equal(getattr(blocked, field), getattr(default, field))

@@ -16,9 +16,11 @@ Three alternatives, as in issue 4 / the LiteSpineNet paper:
 * :func:`weighted_sampler_weights` -- per-sample weights ``1 / n_{y_i}`` for
   ``torch.utils.data.WeightedRandomSampler``: every class is drawn equally often in expectation.
 
-Memory of the plan: the neighbour search holds ONE class's images as float32 at a time (the
-feature space imbalanced-learn uses; scikit-learn's brute-force search then computes distances in
-blocks), e.g. 300 crops x 3x224x224 = 180 MB; nothing else is materialised.
+Memory of the plan: by default the neighbour search holds ONE class's images as float32 at a time
+(the feature space imbalanced-learn uses; scikit-learn's brute-force search then computes distances
+in blocks), e.g. 300 crops x 3x224x224 = 180 MB; nothing else is materialised. For classes too
+big for that (e.g. 4,000 "No finding" crops = 2.4 GB), ``block=`` (config:
+``balancing.neighbor_block``) reads the class a block of images at a time.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from sklearn.neighbors import NearestNeighbors
 from hqmed.data.store import read_rows
 from hqmed.errors import ConfigError, DataError
 
-__all__ = ["SmotePlan", "SmoteImages", "SmoteResult", "smote", "smote_plan", "class_weights",
-           "weighted_sampler_weights"]
+__all__ = ["SmotePlan", "SmoteImages", "SmoteResult", "blocked_neighbours", "smote", "smote_plan",
+           "class_weights", "weighted_sampler_weights"]
 
 
 @dataclass
@@ -104,6 +106,7 @@ def smote_plan(
     seed: int = 0,
     k_neighbors: int = 5,
     num_classes: int | None = None,
+    block: int | None = None,
 ) -> SmotePlan:
     """Plan SMOTE oversampling of minority classes up to ``target_per_class`` (imbalanced-learn's way).
 
@@ -117,6 +120,10 @@ def smote_plan(
             ``RandomState(seed)``, as imbalanced-learn does).
         k_neighbors: SMOTE neighbours; lowered to (smallest oversampled class - 1) if needed.
         num_classes: K; with it, a class in [0, K) without samples raises DataError.
+        block: None (default) finds neighbours with scikit-learn on the class's images held in
+            memory as float32 -- imbalanced-learn's own computation. An int reads the class
+            ``block`` images at a time instead (:func:`blocked_neighbours`), for classes too big
+            to hold; the same neighbours except at near-ties.
 
     Raises:
         DataError: empty class, a class to oversample with a single sample, shape mismatch.
@@ -146,10 +153,13 @@ def smote_plan(
     bases, neighbours, lams, new_labels = [], [], [], []
     for c, target in strategy.items():
         members = np.flatnonzero(y == c)
-        x_class = read_rows(images, members).reshape(len(members), -1)
-        nns = NearestNeighbors(n_neighbors=k_nn + 1).fit(x_class).kneighbors(
-            x_class, return_distance=False)[:, 1:]
-        del x_class
+        if block is None:
+            x_class = read_rows(images, members).reshape(len(members), -1)
+            nns = NearestNeighbors(n_neighbors=k_nn + 1).fit(x_class).kneighbors(
+                x_class, return_distance=False)[:, 1:]
+            del x_class
+        else:
+            nns = blocked_neighbours(images, members, k_nn + 1, block)[:, 1:]
         # imbalanced-learn's _make_samples: a fresh RandomState(seed) per class
         rng = np.random.RandomState(seed)
         n_new = target - counts[c]
@@ -161,6 +171,29 @@ def smote_plan(
         new_labels.append(np.full(n_new, c, dtype=np.int64))
     return SmotePlan(len(y), np.concatenate([y, *new_labels]), np.concatenate(bases),
                      np.concatenate(neighbours), np.concatenate(lams))
+
+
+def blocked_neighbours(images, members: np.ndarray, k: int, block: int = 64) -> np.ndarray:
+    """(n, k) indices (into ``members``) of each member's k nearest members, itself included,
+    nearest first: exact Euclidean distances ``|a|^2 + |b|^2 - 2 a.b`` in float64, reading
+    ``block`` images at a time (memory ~ 2 x block images as float64, whatever the class size);
+    ties go to the lower index. Equal to scikit-learn's brute-force search except at near-ties."""
+    n, block = len(members), max(1, int(block))
+
+    def rows(a: int) -> np.ndarray:
+        return read_rows(images, members[a:a + block]).reshape(-1, int(np.prod(images.shape[1:]))
+                                                               ).astype(np.float64)
+
+    sq = np.concatenate([np.einsum("ij,ij->i", r, r) for r in map(rows, range(0, n, block))])
+    out = np.empty((n, min(k, n)), dtype=np.int64)
+    for a in range(0, n, block):
+        xa = rows(a)
+        d = np.empty((len(xa), n))
+        for b in range(0, n, block):
+            xb = xa if b == a else rows(b)
+            d[:, b:b + len(xb)] = sq[a:a + len(xa), None] + sq[None, b:b + len(xb)] - 2.0 * (xa @ xb.T)
+        out[a:a + len(xa)] = np.argsort(np.maximum(d, 0.0), axis=1, kind="stable")[:, :out.shape[1]]
+    return out
 
 
 class SmoteImages:

@@ -98,6 +98,10 @@ class BalancingConfig(_Section):
 
     method: Literal["none", "smote", "weighted_sampler", "weighted_loss"] = "none"
     target_per_class: int | None = Field(None, ge=1)  # images per class after SMOTE (paper: 3,400)
+    # SMOTE neighbour search: None = scikit-learn on one class held in memory as float32
+    # (imbalanced-learn's own computation); N = exact search reading N images at a time (for
+    # classes too big to hold; the same neighbours except at near-ties).
+    neighbor_block: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _smote_needs_target(self) -> BalancingConfig:

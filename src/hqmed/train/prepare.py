@@ -152,7 +152,8 @@ def balance(x, y: np.ndarray, num_classes: int, cfg: ExperimentConfig, seed: int
     if method == "smote":
         # default target: the largest class's count (i.e. balance every class up to it)
         target = cfg.balancing.target_per_class or int(np.bincount(y, minlength=num_classes).max())
-        plan = balancing.smote_plan(x, y, target_per_class=target, seed=seed, num_classes=num_classes)
+        plan = balancing.smote_plan(x, y, target_per_class=target, seed=seed, num_classes=num_classes,
+                                    block=cfg.balancing.neighbor_block)
         return Balanced(balancing.SmoteImages(x, plan), plan.labels)
     if method == "weighted_loss":
         return Balanced(x, y, class_weights=np.asarray(balancing.class_weights(y, num_classes)))
