@@ -129,6 +129,6 @@ def test_search_section_has_the_table_one_plot_per_hyperparameter_and_the_choice
     sec = sec[:sec.index("</section>")]
     table = sec[sec.index('id="tbl-search-phantoms-litespinenet"'):sec.index("</table>")]
     assert table.count("<tr>") == 1 + 4  # header + 4 points
-    assert "1.033 ± 0.153" in table  # p02: mean ± sd of [0.9, 1.0, 1.2]
+    assert "1.033 ±\u00a00.153" in table  # p02: mean ± sd of [0.9, 1.0, 1.2] (sd kept with ±)
     assert sec.count('id="fig-search-phantoms-litespinenet-') == 2
     assert "Chosen configuration: optim.lr = 0.001, model.drop_rate = 0.1" in sec

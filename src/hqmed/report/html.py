@@ -563,6 +563,11 @@ def _width_sweep(s: StudyResults, opt: ReportOptions) -> str:
                     data=_splits_text(runs, lambda r: "val") + ".")
 
 
+def _g(x: float) -> str:
+    """A hyperparameter value as written ("0.001", "1e−05"), with a true minus sign."""
+    return f"{x:g}".replace("-", "\u2212")
+
+
 @section("search")
 def _search(s: StudyResults, opt: ReportOptions) -> str:
     doc = s.meta.get("search")
@@ -580,8 +585,8 @@ def _search(s: StudyResults, opt: ReportOptions) -> str:
         for pid, v in values.items():
             sc = scores[pid]
             picked = [str(f) for f, c in enumerate(run["chosen_per_fold"]) if c == pid]
-            rows.append([pid, *(f"{v[k]:g}" for k in keys),
-                         f"{fmt(sc['mean'])} ± {fmt(sc['std'])}", ", ".join(picked) or "–",
+            rows.append([pid, *(_g(v[k]) for k in keys),
+                         tables.fmt_pm(sc["mean"], sc["std"]), ", ".join(picked) or "–",
                          "✓" if pid == run["chosen"] else ""])
         out.append(tables.to_html(tables.Table(
             _safe_id("tbl-search", ds, model),
