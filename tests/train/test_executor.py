@@ -212,3 +212,17 @@ def test_a_worker_error_is_one_line_naming_the_unit(ray_cluster, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("hqmed: error: UnitError: unit phantoms · litespinenet fold ")
     assert "Traceback" not in "\n".join(err) and len(err) == 2  # + the --debug hint
+
+
+@pytest.mark.slow
+def test_cv_on_ray_gives_the_serial_bytes(ray_cluster, tmp_path):
+    cfg = tmp_path / "cv.yaml"
+    base = {**TINY["base"], "name": "cv-tiny", "model": {"name": "lcnet_050_tanh4"}}
+    base["data"] = {**base["data"], "params": {**base["data"]["params"],
+                                               "root": str(tmp_path / "ph")}}
+    cfg.write_text(yaml.safe_dump(base))
+    assert main(["cv", str(cfg), "--out", str(tmp_path / "serial"), "--no-progress"]) == 0
+    assert main(["cv", str(cfg), "--out", str(tmp_path / "ray"), "--executor", "ray",
+                 "--address", ray_cluster]) == 0
+    for name in ("predictions.csv", "metrics.json", "fold_0/predictions.csv"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()

@@ -51,7 +51,7 @@ from hqmed.report.results import RunResult, load_run
 from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs, substitute
 from hqmed.study.search import chosen_jobs, search_jobs, search_points, summarize_search
 from hqmed.train.config import parse_config
-from hqmed.train.executor import Job, run_jobs
+from hqmed.train.executor import Job, executor_session, run_jobs
 from hqmed.train.prepare import load_datasets
 from hqmed.train.rundir import RunDir
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
@@ -108,29 +108,30 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
             say(f"SKIPPED dataset '{ds}': its data is not available -- {exc}")
             _write_meta(out, meta)
 
-    chosen: dict = {}
-    if cfg.search is not None:
-        sjobs = search_jobs(cfg, runs, out)
-        n_points = len(search_points(cfg.search))
-        say(f"search: {n_points} points x {len(sjobs) // n_points} runs = {len(sjobs)} search "
-            "runs, each fold selecting on inner validation carved from its training portion")
-        sdone = {j.name for j in run_jobs(sjobs, executor, address=address, workers=workers,
-                                          progress=say, on_missing_data=missing)}
-        meta["search"] = summarize_search(cfg, runs, out, sdone)
-        atomic_write_json(out / "search.json", meta["search"])
-        _write_meta(out, meta)
-        chosen = chosen_jobs(meta["search"], runs, out)
-        for s_run in meta["search"]["runs"]:
-            say(f"search {s_run['dataset']} · {s_run['model']}: chosen {s_run['chosen_values']} "
-                f"(per fold: {', '.join(s_run['chosen_per_fold'])})")
-    jobs = [chosen.get((r["dataset"], r["model"])) or
-            Job(f"{r['dataset']} · {r['model']}", r["config"], out / "runs" / r["dataset"] / r["model"])
-            for r in runs]
-    for r, job in zip(runs, jobs):
-        r["config"] = job.config  # the chosen point (cost uses its batch size)
-    by_name = {j.name: r for j, r in zip(jobs, runs)}
-    done = {j.name for j in run_jobs(jobs, executor, address=address, workers=workers,
-                                     progress=say, on_missing_data=missing)}
+    with executor_session(executor, address, workers):  # Ray starts once for both phases
+        chosen: dict = {}
+        if cfg.search is not None:
+            sjobs = search_jobs(cfg, runs, out)
+            n_points = len(search_points(cfg.search))
+            say(f"search: {n_points} points x {len(sjobs) // n_points} runs = {len(sjobs)} search "
+                "runs, each fold selecting on inner validation carved from its training portion")
+            sdone = {j.name for j in run_jobs(sjobs, executor, address=address, workers=workers,
+                                              progress=say, on_missing_data=missing)}
+            meta["search"] = summarize_search(cfg, runs, out, sdone)
+            atomic_write_json(out / "search.json", meta["search"])
+            _write_meta(out, meta)
+            chosen = chosen_jobs(meta["search"], runs, out)
+            for s_run in meta["search"]["runs"]:
+                say(f"search {s_run['dataset']} · {s_run['model']}: chosen {s_run['chosen_values']} "
+                    f"(per fold: {', '.join(s_run['chosen_per_fold'])})")
+        jobs = [chosen.get((r["dataset"], r["model"])) or
+                Job(f"{r['dataset']} · {r['model']}", r["config"], out / "runs" / r["dataset"] / r["model"])
+                for r in runs]
+        for r, job in zip(runs, jobs):
+            r["config"] = job.config  # the chosen point (cost uses its batch size)
+        by_name = {j.name: r for j, r in zip(jobs, runs)}
+        done = {j.name for j in run_jobs(jobs, executor, address=address, workers=workers,
+                                         progress=say, on_missing_data=missing)}
     for job in jobs:
         r = by_name[job.name]
         ds, model, spec = r["dataset"], r["model"], r["spec"]

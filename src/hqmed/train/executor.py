@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,8 @@ from hqmed.train.config import ExperimentConfig, parse_config
 from hqmed.train.rundir import RunDir
 from hqmed.train.runner import finish_run, prepare_run, run_experiment, run_unit
 
-__all__ = ["EXECUTORS", "Job", "UnitError", "run_jobs", "unit_config", "unit_resources"]
+__all__ = ["EXECUTORS", "Job", "UnitError", "executor_session", "run_jobs", "unit_config",
+           "unit_resources"]
 
 log = logging.getLogger(__name__)
 EXECUTORS = ("serial", "ray")
@@ -113,6 +115,18 @@ def run_jobs(jobs: Iterable[Job], executor: str = "serial", *, address: str | No
         return list(_run_serial(jobs, say, on_missing_data, resume))  # nothing to start Ray for
     with _RaySession(address, workers) as ray:
         return _run_ray(ray, jobs, say, on_missing_data, resume)
+
+
+@contextmanager
+def executor_session(executor: str, address: str | None = None,
+                     workers: int | None = None) -> Iterator[None]:
+    """One Ray session around several :func:`run_jobs` calls (a study's search, then its runs),
+    so Ray and its warm workers start once; nothing for the serial executor."""
+    if executor != "ray":
+        yield
+        return
+    with _RaySession(address, workers):
+        yield
 
 
 def _missing(job: Job, exc: DataNotFoundError, on_missing_data) -> None:
