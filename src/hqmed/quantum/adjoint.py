@@ -24,6 +24,7 @@ graph of the gradient (``create_graph=True``) raises.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -112,23 +113,16 @@ def _matrix_grad(lam: torch.Tensor, psi: torch.Tensor, wire: int, n: int, batche
     return g if batched else g.sum(0)
 
 
-_PERMS: dict = {}
-
-
-def _permutation(n: int, pairs: tuple, device) -> tuple[torch.Tensor, torch.Tensor]:
+@lru_cache(maxsize=64)
+def _permutation(n: int, pairs: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Gather indices ``(new = psi[:, fwd_gather], old = new[:, inv_gather])`` of CNOT ``pairs``."""
-    key = (n, pairs, torch.device(device))
-    if key not in _PERMS:
-        j = torch.arange(2**n)
-        f = j.clone()
-        for c, t in pairs:
-            f = f ^ (((f >> (n - 1 - c)) & 1) << (n - 1 - t))
-        inv = torch.empty_like(f)
-        inv[f] = j
-        _PERMS[key] = (inv.to(device), f.to(device))
-        if len(_PERMS) > 64:  # bounded: drop the oldest entry
-            _PERMS.pop(next(iter(_PERMS)))
-    return _PERMS[key]
+    j = torch.arange(2**n)
+    f = j.clone()
+    for c, t in pairs:
+        f = f ^ (((f >> (n - 1 - c)) & 1) << (n - 1 - t))
+    inv = torch.empty_like(f)
+    inv[f] = j
+    return inv.to(device), f.to(device)
 
 
 def _signs(n: int, pairs: tuple, dtype, device) -> torch.Tensor:
@@ -213,7 +207,7 @@ def _step(psi: torch.Tensor, s: Step, mats, n: int, forward: bool) -> torch.Tens
         m = mats[s.index]
         return _apply_mat(psi, m if forward else m.mH.resolve_conj().contiguous(), s.wire, n)
     if s.kind == "perm":
-        fwd, inv = _permutation(n, s.pairs, psi.device)
+        fwd, inv = _permutation(n, s.pairs, psi.device)  # cached, never written to
         return psi.index_select(1, fwd if forward else inv)
     return psi * _signs(n, s.pairs, psi.real.dtype, psi.device)
 
