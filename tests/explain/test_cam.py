@@ -11,6 +11,7 @@ from torch import nn
 from hqmed.errors import ConfigError
 from hqmed.explain import attribute, default_layer
 from hqmed.models import create_model, list_models
+from hqmed.quantum.options import EngineOptions
 
 
 class RegionNet(nn.Module):
@@ -90,7 +91,7 @@ def test_hybrid_gradient_flows_through_the_quantum_block():
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     fused, _, _ = attribute(model, x, target=1, method="gradcam")
     assert fused.max() > 0
-    model.bottleneck.block.impl.simulator = "gates"
+    model.bottleneck.block.impl.engine = EngineOptions(simulator="gates")
     gates, _, _ = attribute(model, x, target=1, method="gradcam")
     np.testing.assert_allclose(fused, gates, rtol=1e-4, atol=1e-6 * fused.max())
 

@@ -26,7 +26,7 @@ CASES = [
 @pytest.mark.parametrize("kwargs", CASES, ids=lambda k: "-".join(f"{v}" for v in k.values()))
 def test_folded_block_equals_quantum_layer(kwargs):
     torch.manual_seed(0)
-    layer = QuantumLayer(**kwargs).eval()
+    layer = QuantumLayer.from_config(**kwargs).eval()
     folded = FoldedQuantumLayer(layer)
     x = (torch.rand(64, kwargs["n_qubits"]) * 2 - 1) * torch.pi
     with torch.no_grad():
