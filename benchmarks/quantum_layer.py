@@ -206,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         results["inference_batch1_s"][name] = time_inference(layer, repeats, budget / 4)
     if qujax_available():
         import numpy as np
-        from qubit_scaling import _qujax_calls  # same folder: the one qujax circuit of the benchmarks
+        from qubit_scaling import (
+            _qujax_calls,  # same folder: the one qujax circuit of the benchmarks
+        )
 
         xq = torch.rand(4, N_QUBITS, dtype=torch.float64)
         got = np.asarray(_qujax_calls(N_QUBITS, 4, xq.numpy(), ref.weights.detach().numpy())[1]())

@@ -19,7 +19,13 @@ from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum.adjoint import adjoint_expval
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
 from hqmed.quantum.engine import CACHE_MAX_QUBITS, check_memory, select_simulator
-from hqmed.quantum.options import AnsatzOptions, DeviceOptions, EngineOptions, WeightInit, split_options
+from hqmed.quantum.options import (
+    AnsatzOptions,
+    DeviceOptions,
+    EngineOptions,
+    WeightInit,
+    split_options,
+)
 from hqmed.quantum.pennylane_bridge import import_pennylane, pennylane_qnode
 from hqmed.quantum.resources import CircuitResources, circuit_resources
 from hqmed.quantum.shift import parameter_shift
