@@ -114,7 +114,8 @@ def test_set_overrides_apply_to_the_study(tmp_path):
         load_study_config(tmp_path / "missing.yaml")
 
 
-STUDY_CONFIGS = sorted([*(REPO / "configs").glob("*.yaml"), *(REPO / "configs" / "real").glob("*.yaml")])
+STUDY_CONFIGS = sorted([*(REPO / "configs").glob("*.yaml"), *(REPO / "configs" / "real").glob("*.yaml"),
+                        REPO / "configs" / "examples" / "search-demo.yaml"])
 
 
 @pytest.mark.parametrize("path", STUDY_CONFIGS, ids=lambda p: p.name)
@@ -131,3 +132,21 @@ def test_net_benefit_thresholds_are_probabilities():
     assert parse_study(study()).statistics.net_benefit_thresholds == [0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
     with pytest.raises(ConfigError, match=r"net_benefit_thresholds.*each in \(0, 1\); got \[0\.1, 1\.5\]"):
         parse_study(study(statistics={"net_benefit_thresholds": [0.1, 1.5]}))
+
+
+def test_shipped_search_points_and_search_runs():
+    """search-demo's 2 x 2 grid and litespinenet.yaml's grid over the paper's ranges expand into
+    search runs that are valid experiments scored on inner validation only."""
+    from hqmed.study.search import search_jobs, search_points
+
+    demo = load_study_config(REPO / "configs" / "examples" / "search-demo.yaml")
+    assert len(search_points(demo.search)) == 4
+    paper = load_study_config(REPO / "configs" / "litespinenet.yaml")
+    grid = paper.search.grid
+    assert (min(grid["optim.lr"]), max(grid["optim.lr"])) == (1e-5, 1e-3)
+    assert grid["batch_size"] == [16, 32, 64] and (min(grid["model.drop_rate"]),
+                                                   max(grid["model.drop_rate"])) == (0.1, 0.5)
+    runs = resolve_runs(paper, "/tmp/out")
+    jobs = search_jobs(paper, runs, Path("/tmp/out"))
+    assert len(jobs) == 27 * 2  # holdout dataset only, both models
+    assert all(j.config.protocol.inner_val == 0.2 for j in jobs)
