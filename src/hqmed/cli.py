@@ -1,8 +1,11 @@
 """The ``hqmed`` command line.
 
 Each subcommand lives in its own module ``hqmed.commands.<name>`` exposing ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``. Errors reach the user as one line
-(``hqmed: error: ...``) unless ``--debug`` is given, in which case the traceback is shown.
+``add_arguments(parser)`` and ``run(args) -> int``.
+
+Errors: a user's mistake (:class:`~hqmed.errors.HqmedError`, or an OSError on a path they gave:
+missing file, no permission, disk full) is one line, ``hqmed: error: ...`` (``--debug`` shows the
+traceback). Anything else is a bug in hqmed: the traceback is printed with a request to report it.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 
 from hqmed import __version__
+from hqmed.errors import HqmedError
 
 # name -> module; order is the order shown by ``hqmed --help``.
 COMMANDS: dict[str, str] = {
@@ -32,15 +37,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _available_commands() -> dict[str, object]:
-    mods = {}
-    for name, modname in COMMANDS.items():
-        try:
-            mods[name] = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:  # a command not written yet must not break the others
-            if exc.name != modname:
-                raise
-    return mods
+def _commands() -> dict[str, object]:
+    return {name: importlib.import_module(modname) for name, modname in COMMANDS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, mod in _available_commands().items():
+    for name, mod in _commands().items():
         # argparse %-formats help strings; a literal "%" in a command's HELP must not crash --help.
         text = mod.HELP.replace("%", "%%")
         p = sub.add_parser(name, help=text, description=text)
@@ -73,17 +71,33 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    debug = getattr(args, "debug", False)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print("hqmed: interrupted (completed work is checkpointed; rerun to resume)", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI boundary turns every error into one line
-        if getattr(args, "debug", False):
+    except (HqmedError, OSError) as exc:  # the user's input or paths: one line
+        if debug:
             raise
-        print(f"hqmed: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"hqmed: error: {_one_line(exc)}", file=sys.stderr)
         print("hqmed: (rerun with --debug for the full traceback)", file=sys.stderr)
         return 1
+    except Exception:  # a bug in hqmed: never dressed up as a user error
+        traceback.print_exc()
+        print(f"hqmed: internal error: this is a bug in hqmed {__version__}, not in your input. "
+              "Please report it on the hqmed issue tracker with the traceback above and the "
+              "command you ran.", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, HqmedError):
+        return f"{type(exc).__name__}: {exc}"
+    # OSError: "what happened: which path" (strerror and filename when the OS gave them)
+    what = exc.strerror or str(exc)
+    where = f": {exc.filename}" if exc.filename is not None else ""
+    return f"{type(exc).__name__}: {what}{where}"
 
 
 if __name__ == "__main__":  # pragma: no cover

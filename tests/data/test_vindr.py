@@ -118,9 +118,9 @@ def test_phantom_dataset_through_vindr_loader(tmp_path):
     np.testing.assert_array_equal(np.asarray(again["train"].images), np.asarray(tr.images))
 
     # ... then SMOTE on the training split only, and batched augmentation (data-pipeline helper's API)
-    balancing = pytest.importorskip("hqmed.data.balancing")
-    transforms = pytest.importorskip("hqmed.data.transforms")
     import torch
+
+    from hqmed.data import balancing, transforms
 
     target = int(tr.counts().max())
     res = balancing.smote(tr.images, tr.labels, target_per_class=target, seed=0, num_classes=8)

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from hqmed.errors import ShapeError
-from hqmed.quantum import CircuitResources
 from hqmed.eval.cost import (
     QPUTiming,
     circuit_evaluations,
@@ -20,6 +19,7 @@ from hqmed.eval.cost import (
     quantum_layers,
     saved_activation_bytes,
 )
+from hqmed.quantum import CircuitResources
 
 
 class FakeQuantum(nn.Module):
@@ -141,7 +141,8 @@ def test_input_shape_checked():
 
 
 def test_measure_cost_with_real_quantum_layer():
-    quantum = pytest.importorskip("hqmed.quantum")
+    from hqmed import quantum
+
     layer = quantum.QuantumLayer(7, 3)
 
     class Tiny(nn.Module):

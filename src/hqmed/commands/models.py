@@ -45,12 +45,8 @@ def _list(names: list[str], args: argparse.Namespace, opts: dict[str, Any]) -> i
     rows = []
     for name in names:
         cfg = model_default_cfg(name)
-        try:
-            model = create_model(name, args.num_classes, in_chans=args.in_chans, **opts)
-            params = f"{count_parameters(model):,}"
-            k = model.num_classes
-        except ImportError as exc:  # the quantum simulator is not importable
-            params, k = f"n/a ({exc.__class__.__name__})", args.num_classes or cfg["num_classes"]
+        model = create_model(name, args.num_classes, in_chans=args.in_chans, **opts)
+        params, k = f"{count_parameters(model):,}", model.num_classes
         paper = f"{cfg['paper_params']:,}" if cfg.get("paper_params") else ""
         rows.append((name, str(k), params, paper, cfg.get("description", "")))
     header = ("model", "classes", "trainable params", "reference", "description")
