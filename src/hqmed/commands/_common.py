@@ -41,3 +41,11 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="with --executor ray and no --address: CPUs of the local Ray "
                              "(default: all cores)")
+
+
+def add_progress_argument(parser: argparse.ArgumentParser) -> None:
+    """``--progress/--no-progress`` of the commands that train (train, cv, study)."""
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="training progress: on a terminal a bar per run (epochs, ETA, last "
+                             "validation metrics), elsewhere one line per finished epoch "
+                             "(default); --no-progress prints neither")

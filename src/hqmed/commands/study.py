@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from hqmed.commands._common import add_executor_arguments
+from hqmed.commands._common import add_executor_arguments, add_progress_argument
 from hqmed.report import build_report, load_study
 from hqmed.report.html import ReportOptions
 from hqmed.report.tables import summary_markdown
@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-only", action="store_true",
                         help="only rebuild out/report.html from the finished runs")
     add_executor_arguments(parser)
+    add_progress_argument(parser)
 
 
 def resolve_config(name: str) -> Path:
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         path = run_study(cfg, out, data_root=args.data_root, command=command,
                          progress=lambda line: print(line, flush=True), source=str(args.config),
-                         executor=args.executor, address=args.address, workers=args.workers)
+                         executor=args.executor, address=args.address, workers=args.workers,
+                         train_progress=args.progress)
         print(f"study finished in {time.perf_counter() - t0:.0f} s", flush=True)
     study = load_study(out)
     if study.runs:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from hqmed.commands._common import add_progress_argument
 from hqmed.train.config import load_config
 from hqmed.train.executor import Job, run_jobs, unit_config
 from hqmed.train.rundir import RunDir
@@ -32,8 +33,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "that run's files and starts again. A finished run is never repeated.")
     parser.add_argument("--data-root", metavar="DIR",
                         help="folder that relative data.params.root paths are resolved against")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bars with ETA (default: only on a terminal)")
+    add_progress_argument(parser)
     parser.add_argument("--json", action="store_true", help="print metrics.json instead of a table")
 
 

@@ -71,10 +71,12 @@ def _write_meta(out: Path, meta: dict) -> None:
 def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
               command: str | None = None, progress: Progress | None = None,
               source: str = "<study>", executor: str = "serial", address: str | None = None,
-              workers: int | None = None) -> Path:
+              workers: int | None = None, train_progress: bool | None = None) -> Path:
     """Run (or resume) the study into ``out`` and write ``out/report.html``; return its path.
 
     ``executor``/``address``/``workers``: where the units run (:func:`hqmed.train.executor.run_jobs`).
+    ``progress``: receives the study's lines; ``train_progress``: each run's bar or epoch lines
+    (:class:`hqmed.train.progress.RunProgress`).
     """
     say = progress or log.info
     out = Path(out).resolve()
@@ -116,7 +118,8 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
             say(f"search: {n_points} points x {len(sjobs) // n_points} runs = {len(sjobs)} search "
                 "runs, each fold selecting on inner validation carved from its training portion")
             sdone = {j.name for j in run_jobs(sjobs, executor, address=address, workers=workers,
-                                              progress=say, on_missing_data=missing)}
+                                              progress=say, on_missing_data=missing,
+                                         train_progress=train_progress)}
             meta["search"] = summarize_search(cfg, runs, out, sdone)
             atomic_write_json(out / "search.json", meta["search"])
             _write_meta(out, meta)
@@ -131,7 +134,8 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
             r["config"] = job.config  # the chosen point (cost uses its batch size)
         by_name = {j.name: r for j, r in zip(jobs, runs)}
         done = {j.name for j in run_jobs(jobs, executor, address=address, workers=workers,
-                                         progress=say, on_missing_data=missing)}
+                                         progress=say, on_missing_data=missing,
+                                         train_progress=train_progress)}
     for job in jobs:
         r = by_name[job.name]
         ds, model, spec = r["dataset"], r["model"], r["spec"]

@@ -93,10 +93,12 @@ def _unit_task(cfg: dict, run_dir: str, fold: int, hparams: dict | None) -> floa
 def run_jobs(jobs: Iterable[Job], executor: str = "serial", *, address: str | None = None,
              workers: int | None = None, progress: Progress | None = None,
              on_missing_data: Callable[[Job, DataNotFoundError], None] | None = None,
-             resume: bool = True) -> list[Job]:
+             resume: bool = True, train_progress: bool | None = None) -> list[Job]:
     """Run (or resume) every job's units on ``executor``; return the jobs that finished.
 
     ``resume=False`` deletes each job's earlier run files first (``--no-resume``).
+    ``train_progress``: each serial run's :class:`~hqmed.train.progress.RunProgress` (True: a bar on
+    a terminal, a line per epoch elsewhere; None: the bar on a terminal only; False: none).
 
     A job whose data is missing (DataNotFoundError) goes to ``on_missing_data`` (and is not
     finished) when given, else the error is raised. Any other failure of a unit is raised as
@@ -112,7 +114,7 @@ def run_jobs(jobs: Iterable[Job], executor: str = "serial", *, address: str | No
                 {k: (unit_config(c), h) for k, (c, h) in (j.fold_configs or {}).items()} or None)
             for j in jobs]
     if executor == "serial" or (resume and all(RunDir(j.run_dir).is_complete() for j in jobs)):
-        return list(_run_serial(jobs, say, on_missing_data, resume))  # nothing to start Ray for
+        return list(_run_serial(jobs, say, on_missing_data, resume, train_progress))  # nothing to start Ray for
     with _RaySession(address, workers) as ray:
         return _run_ray(ray, jobs, say, on_missing_data, resume)
 
@@ -135,7 +137,8 @@ def _missing(job: Job, exc: DataNotFoundError, on_missing_data) -> None:
     on_missing_data(job, exc)
 
 
-def _run_serial(jobs: list[Job], say: Progress, on_missing_data, resume: bool) -> Iterator[Job]:
+def _run_serial(jobs: list[Job], say: Progress, on_missing_data, resume: bool,
+                train_progress: bool | None = None) -> Iterator[Job]:
     for i, job in enumerate(jobs, 1):
         tag = f"[{i}/{len(jobs)}] {job.name}"
         if resume and RunDir(job.run_dir).is_complete():
@@ -147,7 +150,8 @@ def _run_serial(jobs: list[Job], say: Progress, on_missing_data, resume: bool) -
         say(f"{tag}: training ({what}, {job.config.epochs} epochs) ...")
         t0 = time.perf_counter()
         try:
-            run_experiment(job.config, job.run_dir, resume=resume, fold_configs=job.fold_configs)
+            run_experiment(job.config, job.run_dir, resume=resume, fold_configs=job.fold_configs,
+                           progress=train_progress)
         except DataNotFoundError as exc:
             _missing(job, exc, on_missing_data)
             continue

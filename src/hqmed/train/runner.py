@@ -56,6 +56,7 @@ from hqmed.train.prepare import (
     prepare_split,
     subsample,
 )
+from hqmed.train.progress import RunProgress
 from hqmed.train.rundir import RunDir, prediction_frame, prob_columns, split_scores
 from hqmed.train.trainer import Trainer, fold_seed
 from hqmed.utils.runtime import torch_threads
@@ -224,10 +225,12 @@ def _splits_json(splits: dict, data: ExperimentData) -> dict:
 
 def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx: np.ndarray,
               val_idx: np.ndarray, test_idx: np.ndarray | None, run: RunDir, resume: bool,
-              progress: bool | None, callbacks, hparams: dict | None = None
+              progress: RunProgress | bool | None, callbacks, hparams: dict | None = None
               ) -> tuple[pd.DataFrame, dict]:
     if resume and run.fold_is_done(fold):
         log.info("fold %d: already finished, loading its results", fold)
+        if isinstance(progress, RunProgress):
+            progress.fold(fold, cfg.epochs)
         return run.read_fold(fold)
     fold_dir = run.fold_dir(fold)
     full = data.full
@@ -309,7 +312,7 @@ def prepare_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = True,
 
 def run_unit(cfg: ExperimentConfig, run_dir: str | Path, fold: int, *,
              data: ExperimentData | None = None, splits: dict | None = None,
-             resume: bool = True, progress: bool | None = None, callbacks=(),
+             resume: bool = True, progress: RunProgress | bool | None = None, callbacks=(),
              hparams: dict | None = None) -> Path:
     """Train and score one fold of a prepared run (:func:`prepare_run`); return ``fold_<i>/``.
 
@@ -369,7 +372,8 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
         resume: continue a previous run in ``run_dir`` (finished folds/epochs are not redone);
             False deletes that run's files first.
         datasets: ``{split: ImageDataset}`` to use instead of ``load_source`` (programmatic use).
-        progress: tqdm bars (None = when stderr is a terminal).
+        progress: :class:`~hqmed.train.progress.RunProgress`: True = a bar on a terminal, one
+            line per epoch elsewhere; None = the bar on a terminal only; False = silent.
         callbacks: ``f(row)`` after every epoch (row = one history.csv row).
         fold_configs: ``{fold: (config, hparams)}`` for folds trained with their own
             hyperparameters (a nested search's choice per fold); other folds use ``config``.
@@ -379,9 +383,15 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
     if resume and run.is_complete():
         log.info("%s: run already complete (DONE present); not repeated", run.path)
         return run.path
-    data, splits = prepare_run(cfg, run_dir, resume, datasets)
-    for fold in range(len(splits["folds"])):
-        fold_cfg, hparams = (fold_configs or {}).get(fold, (cfg, None))
-        run_unit(fold_cfg, run_dir, fold, data=data, splits=splits, resume=resume,
-                 progress=progress, callbacks=callbacks, hparams=hparams)
+    n_folds = cfg.protocol.folds if cfg.protocol.kind == "cv" else 1
+    bar = RunProgress(f"{run.path.parent.name}/{run.path.name}", n_folds, cfg.epochs, progress)
+    try:
+        bar.note("loading and preparing the data")
+        data, splits = prepare_run(cfg, run_dir, resume, datasets)
+        for fold in range(len(splits["folds"])):
+            fold_cfg, hparams = (fold_configs or {}).get(fold, (cfg, None))
+            run_unit(fold_cfg, run_dir, fold, data=data, splits=splits, resume=resume,
+                     progress=bar, callbacks=callbacks, hparams=hparams)
+    finally:
+        bar.close()
     return finish_run(run_dir, len(splits["folds"]), data.class_names, data.full.image_shape)

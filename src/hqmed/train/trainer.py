@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +45,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from hqmed.errors import ConfigError
 from hqmed.eval.metrics import auroc
@@ -55,6 +52,7 @@ from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoin
 from hqmed.train.config import ExperimentConfig, OptimConfig
 from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import EpochLogger
+from hqmed.train.progress import RunProgress
 from hqmed.train.rundir import predict_proba
 from hqmed.utils.runtime import auto_device, autocast
 
@@ -93,12 +91,6 @@ def quick_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     return float(auroc(y_true, y_score)["macro"])
 
 
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return sys.stderr.isatty() and not os.environ.get("HQMED_NO_PROGRESS")
-
-
 @dataclass
 class FitResult:
     """Outcome of :meth:`Trainer.fit`: the history (one dict per epoch) and the chosen epoch."""
@@ -125,14 +117,15 @@ class Trainer:
             stats only); a ``Normalizer`` is turned into device tensors once.
         log_dir: where ``log.jsonl``/``history.csv`` go (default: ``ckpt_dir``'s parent).
         callbacks: ``f(row)`` called after each epoch's checkpoint is on disk.
-        progress: show a tqdm bar (None = only when stderr is a terminal).
+        progress: a :class:`~hqmed.train.progress.RunProgress` shared by the run's folds, or
+            True/False/None for one of this fold alone (None = a bar only on a terminal).
     """
 
     def __init__(self, model: nn.Module, cfg: ExperimentConfig, ckpt_dir: str | Path, *,
                  fold: int = 0, class_weights: np.ndarray | None = None,
                  sample_weights: np.ndarray | None = None, augment: Augment | None = None,
                  normalize: Transform | None = None, log_dir: str | Path | None = None,
-                 callbacks: Sequence[Callable[[dict], None]] = (), progress: bool | None = None):
+                 callbacks: Sequence[Callable[[dict], None]] = (), progress: RunProgress | bool | None = None):
         self.cfg = cfg
         self.device = auto_device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -157,7 +150,7 @@ class Trainer:
         self.normalize = to_device(self.device) if to_device is not None else normalize
         self.log_dir = Path(log_dir) if log_dir is not None else self.ckpt_dir.parent
         self.callbacks = list(callbacks)
-        self.progress = _progress_enabled(progress)
+        self.progress = progress
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -187,7 +180,7 @@ class Trainer:
         return value < best if self.cfg.selection.metric == "val_loss" else value > best
 
     def _train_epoch(self, x, y: np.ndarray, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator, scaler, epoch: int, bar,
+                     generator: torch.Generator, scaler, epoch: int, bar: RunProgress | None,
                      max_batches: int | None = None) -> tuple[float, float]:
         self.model.train()
         n = len(x)
@@ -201,7 +194,7 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=self.sum_dtype, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = 0
-        for step, (xb, yb) in enumerate(loader, start=1):
+        for xb, yb in loader:
             xb = self._to_device(xb)
             yb = yb.to(self.device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
@@ -214,12 +207,8 @@ class Trainer:
             loss_sum += loss.detach().to(self.sum_dtype) * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum()
             seen += len(yb)
-            if bar is not None:
-                bar.update(1)
-                if step % self.cfg.log_every == 0:  # the only device sync inside the epoch
-                    bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}", refresh=False)
-        if bar is not None:
-            bar.update(math.ceil(n / self.cfg.batch_size) - len(batches))  # a skipped 1-image batch
+            if bar is not None:  # no device sync: the bar only counts batches
+                bar.batch(len(batches))
         return float(loss_sum) / max(seen, 1), int(correct) / max(seen, 1)
 
     def train_steps(self, x, y: np.ndarray, steps: int) -> tuple[float, float]:
@@ -272,11 +261,13 @@ class Trainer:
                 scaler.load_state_dict(state["grad_scaler"])
 
         logger = EpochLogger(self.log_dir, tensorboard=cfg.tensorboard)
-        n_batches = math.ceil(len(x_train) / cfg.batch_size)
-        bar = None
-        if self.progress and not state["finished"]:
-            bar = tqdm(total=cfg.epochs * n_batches, initial=state["epoch"] * n_batches,
-                       desc=f"fold {self.fold}", unit="batch", leave=False, dynamic_ncols=True)
+        bar = self.progress
+        own = not isinstance(bar, RunProgress)
+        if own:
+            bar = RunProgress(f"fold {self.fold}", 1, cfg.epochs, enabled=bar)
+            bar.fold(0, state["epoch"])
+        else:  # the run's bar: folds are numbered in the order they run
+            bar.fold(self.fold, state["epoch"])
         try:
             while not state["finished"] and state["epoch"] < cfg.epochs:
                 epoch = state["epoch"]  # 0-based epoch about to run
@@ -307,12 +298,11 @@ class Trainer:
                     state["grad_scaler"] = scaler.state_dict()
                 save_checkpoint(self.ckpt_dir, self.model, optimizer, state, generator)
                 logger.write(state["history"])
-                if bar is not None:
-                    bar.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
+                bar.epoch(row, cfg.selection.metric)
                 for callback in self.callbacks:
                     callback(row)
         finally:
-            if bar is not None:
+            if own:
                 bar.close()
             logger.close()
 
