@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from models_testutils import quantum_layer_available
 
 from hqmed.errors import ConfigError
 from hqmed.models import create_model
@@ -56,7 +55,6 @@ def test_closed_form_equals_pennylane_values_and_gradients():
     assert torch.allclose(gw, gw_ref, atol=1e-10)
 
 
-@pytest.mark.skipif(not quantum_layer_available(), reason="QuantumLayer not available yet")
 def test_closed_form_block_equals_quantum_block():
     torch.manual_seed(1)
     quantum = QuantumBlock(N, "hadamard_ry", 1, kind="quantum")

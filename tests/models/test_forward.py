@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from models_testutils import BATCH, SMALL, skip_without_quantum, tiny_input
+from models_testutils import BATCH, SMALL, tiny_input
 
 from hqmed.models import create_model, list_models
 
@@ -36,7 +36,6 @@ def _id(v):
 
 @pytest.mark.parametrize("name, kwargs", VARIANTS, ids=[_id(v) for v in VARIANTS])
 def test_forward_backward(name, kwargs):
-    skip_without_quantum(name, kwargs)
     torch.manual_seed(0)
     kwargs = dict(kwargs)
     in_chans = kwargs.pop("in_chans", 3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from models_testutils import skip_without_quantum
 
 from hqmed.errors import ConfigError
 from hqmed.models import count_parameters, create_model, is_model, list_models, model_default_cfg
@@ -74,7 +73,6 @@ def test_bad_bridge_and_block():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_metadata_and_interface(name):
-    skip_without_quantum(name)
     model = create_model(name, num_classes=5, in_chans=4)
     cfg = model.default_cfg
     assert cfg == {**model_default_cfg(name), "num_classes": 5, "in_chans": 4}
@@ -103,8 +101,12 @@ def test_drop_rate_passed_through():
 def test_quantum_options_pass_through():
     model = create_model("hq_litespinenet", diff_method="parameter-shift")
     assert model.bottleneck.block.impl.diff_method == "parameter-shift"
+    with pytest.raises(ConfigError, match="backend"):
+        create_model("hq_lcnet_050", backend="qiskit")
+
+
+def test_pennylane_backend_passes_through():
+    pytest.importorskip("pennylane", reason="backend='pennylane' needs the pennylane extra")
     model = create_model("hq_lcnet_050", backend="pennylane",
                          quantum_kwargs={"device": "default.qubit"})
     assert model.bottleneck.block.impl.backend == "pennylane"
-    with pytest.raises(ConfigError, match="backend"):
-        create_model("hq_lcnet_050", backend="qiskit")

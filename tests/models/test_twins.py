@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from models_testutils import shapes, skip_without_quantum, tiny_input
+from models_testutils import shapes, tiny_input
 
 from hqmed.models import create_model
 
@@ -14,7 +14,6 @@ BLOCK = "bottleneck.block."
 @pytest.mark.parametrize("width", ["050", "075", "100", "150", "200"])
 @pytest.mark.parametrize("block", ["quantum", "classical", "closed_form"])
 def test_lcnet_pair_differs_only_in_block(width, block):
-    skip_without_quantum(f"hq_lcnet_{width}", {"quantum_block": block})
     hybrid = create_model(f"hq_lcnet_{width}", num_classes=7, quantum_block=block)
     twin = create_model(f"lcnet_{width}_tanh4", num_classes=7)
     assert shapes(hybrid, exclude=BLOCK) == shapes(twin)
@@ -26,7 +25,6 @@ def test_lcnet_pair_differs_only_in_block(width, block):
 @pytest.mark.parametrize("bridge", ["pool", "linear"])
 @pytest.mark.parametrize("block", ["quantum", "classical"])
 def test_hq_litespinenet_twin_differs_only_in_block(bridge, block):
-    skip_without_quantum("hq_litespinenet", {"quantum_block": block})
     hybrid = create_model("hq_litespinenet", num_classes=8, bridge=bridge, quantum_block=block)
     twin = create_model("hq_litespinenet", num_classes=8, bridge=bridge, quantum_block="none")
     assert shapes(hybrid, exclude=BLOCK) == shapes(twin)
@@ -42,12 +40,14 @@ def test_twin_weights_transfer_and_block_is_the_only_difference():
     missing, unexpected = hybrid.load_state_dict(twin.state_dict(), strict=False)
     assert missing == ["bottleneck.block.impl.weights"] and unexpected == []
     x = tiny_input()
+    seen = {}
+    hook = hybrid.bottleneck.block.register_forward_hook(lambda m, i, o: seen.update(x=i[0]))
     with torch.no_grad():
         t = twin.forward_head(twin.forward_features(x), pre_logits=True)
-        h_in = twin.bottleneck.act(twin.bottleneck.projection(
-            twin.dropout(twin.act(twin.last_conv(twin.avg_pool(twin.forward_features(x)))))
-        ))
         h = hybrid.forward_head(hybrid.forward_features(x), pre_logits=True)
-    assert torch.allclose(t, h_in)  # the twin's pre-logits are the tanh outputs
+    hook.remove()
+    # the hybrid's quantum block receives exactly the twin's tanh pre-logits ...
+    assert torch.allclose(seen["x"], t)
+    # ... and returns <Z> of H then RY(pi t + w) on each qubit, -sin(pi t + w) (closed form)
     w = hybrid.bottleneck.block.impl.weights.detach()
     assert torch.allclose(h, -torch.sin(torch.pi * t + w), atol=1e-6)

@@ -9,11 +9,22 @@ from __future__ import annotations
 import os
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
-qml = pytest.importorskip("pennylane")
+
+class _NoPennyLane:
+    """Stands in for ``pennylane`` when it is not installed: an oracle comparison that touches it
+    is skipped with a reason, while the simulator tests in the same modules still run."""
+
+    def __getattr__(self, name):
+        pytest.skip("oracle comparison: needs PennyLane (pip install 'hqmed[pennylane]')")
+
+
+try:
+    import pennylane as qml
+except ImportError:
+    qml = _NoPennyLane()
 warnings.filterwarnings("ignore", module="pennylane")
 
 
@@ -60,7 +71,7 @@ def hq_values_and_grads(layer, x, coef):
     return out.detach(), gx, gw
 
 
-def fresh_seed() -> int:
-    """A new seed every run (circuits the tests did not fix in advance); HQMED_TEST_SEED pins it."""
-    env = os.environ.get("HQMED_TEST_SEED")
-    return int(env) if env else int(np.random.SeedSequence().entropy % (2**31))
+def circuit_seed() -> int:
+    """Seed of the random circuits the tests did not write by hand: fixed, so every run checks the
+    same circuits; HQMED_TEST_SEED=<int> explores others."""
+    return int(os.environ.get("HQMED_TEST_SEED", "20261130"))

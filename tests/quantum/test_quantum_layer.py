@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from quantum_oracles import fresh_seed, hq_values_and_grads, pl_circuit, pl_values_and_grads, qml
+from quantum_oracles import circuit_seed, hq_values_and_grads, pl_circuit, pl_values_and_grads, qml
 
 from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum import ANSATZE, QuantumLayer
@@ -40,7 +40,7 @@ FIXED = [
          batch=(3,), seed=0),
 ]
 SEEDED = _draw_configs(2024, 10)
-FRESH_SEED = fresh_seed()
+FRESH_SEED = circuit_seed()
 
 
 def _make(cfg, dtype=torch.float64, **kw):
