@@ -40,7 +40,7 @@ class FakeTrainer:
         self.calls: list[str] = []
         self.fail_on = fail_on
 
-    def __call__(self, config, run_dir, resume=True, fold_configs=None):
+    def __call__(self, config, run_dir, resume=True, fold_configs=None, progress=None):
         run_dir = Path(run_dir)
         if config.data.source == "medmnist":
             raise DataNotFoundError("dermamnist.npz: expected the MedMNIST file; got no such file "

@@ -45,7 +45,7 @@ class EpochLogger:
             except ImportError as exc:
                 raise ConfigError(
                     "tensorboard: expected the 'tensorboard' package to be installed "
-                    "(pip install tensorboard); got ImportError. Set tensorboard: false to skip it."
+                    "(pip install 'hqmed[tensorboard]'); got ImportError. Set tensorboard: false to skip it."
                 ) from exc
             self._tb = SummaryWriter(log_dir=str(self.log_dir / "tensorboard"))
 

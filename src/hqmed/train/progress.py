@@ -62,10 +62,13 @@ class RunProgress:
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=True)
 
-    def batch(self, n_batches: int) -> None:
-        """One training batch of an epoch of ``n_batches`` is done."""
+    def batch(self, n_batches: int, train_loss: float | None = None) -> None:
+        """One training batch of an epoch of ``n_batches`` is done (``train_loss``: the running
+        training loss, when it was read)."""
         if self._bar is not None:
             self._bar.update(1.0 / max(n_batches, 1))
+            if train_loss is not None:
+                self._bar.set_postfix_str(f"training loss {train_loss:.3f}", refresh=False)
 
     def fold(self, position: int, epochs_done: int = 0) -> None:
         """The ``position``-th fold (0-based) starts, with ``epochs_done`` epochs already done

@@ -194,7 +194,7 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=self.sum_dtype, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = 0
-        for xb, yb in loader:
+        for step, (xb, yb) in enumerate(loader, start=1):
             xb = self._to_device(xb)
             yb = yb.to(self.device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
@@ -207,8 +207,9 @@ class Trainer:
             loss_sum += loss.detach().to(self.sum_dtype) * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum()
             seen += len(yb)
-            if bar is not None:  # no device sync: the bar only counts batches
-                bar.batch(len(batches))
+            if bar is not None:
+                # the running loss is read (a device sync) only every log_every steps
+                bar.batch(len(batches), float(loss_sum) / seen if step % self.cfg.log_every == 0 else None)
         return float(loss_sum) / max(seen, 1), int(correct) / max(seen, 1)
 
     def train_steps(self, x, y: np.ndarray, steps: int) -> tuple[float, float]:
