@@ -256,44 +256,134 @@ class PPLCNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _register_width(suffix: str, scale: float) -> None:
+def _register_default_cfgs(suffix: str, scale: float) -> None:
     base = {"input_size": (3, 224, 224), "scale": scale, "family": "lcnet",
             "small_input_stride_list": SMALL_INPUT_STRIDES}
-    names = {"plain": f"lcnet_{suffix}", "tanh4": f"lcnet_{suffix}_tanh4",
-             "hq": f"hq_lcnet_{suffix}"}
+    plain, tanh4, hq = f"lcnet_{suffix}", f"lcnet_{suffix}_tanh4", f"hq_lcnet_{suffix}"
     register_default_cfgs({
-        names["plain"]: {**base, "num_classes": 1000, "paper": PADDLE_REF, "hybrid": False,
-                         "paper_params": PADDLE_PARAMS[suffix],
-                         "description": f"PP-LCNet x{scale}"},
-        names["tanh4"]: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": False,
-                         "input_size": (3, 32, 32), "twin": names["hq"],
-                         "description": f"PP-LCNet x{scale} + Linear(1280,4) + tanh (classical)"},
-        names["hq"]: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": True,
-                      "input_size": (3, 32, 32), "twin": names["tanh4"],
-                      "description": f"PP-LCNet x{scale} + 4-qubit H+RY block (hybrid)"},
+        plain: {**base, "num_classes": 1000, "paper": PADDLE_REF, "hybrid": False,
+                "paper_params": PADDLE_PARAMS[suffix], "description": f"PP-LCNet x{scale}"},
+        tanh4: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": False,
+                "input_size": (3, 32, 32), "twin": hq,
+                "description": f"PP-LCNet x{scale} + Linear(1280,4) + tanh (classical)"},
+        hq: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": True,
+             "input_size": (3, 32, 32), "twin": tanh4,
+             "description": f"PP-LCNet x{scale} + 4-qubit H+RY block (hybrid)"},
     })
-
-    def plain(**kwargs: Any) -> PPLCNet:
-        return build_model(PPLCNet, names["plain"], {"scale": scale}, kwargs,
-                           unavailable=("bottleneck",) + QUANTUM_OPTIONS)
-
-    def tanh4(**kwargs: Any) -> PPLCNet:
-        return build_model(PPLCNet, names["tanh4"],
-                           {"scale": scale, "bottleneck": 4, "quantum_block": "none"}, kwargs,
-                           unavailable=QUANTUM_OPTIONS)
-
-    def hq(**kwargs: Any) -> PPLCNet:
-        kwargs.setdefault("bottleneck", 4)
-        if kwargs["bottleneck"] is None:
-            raise ConfigError(f"bottleneck: expected the number of qubits (4) for {names['hq']}; "
-                              f"got None (use {names['plain']} for plain PP-LCNet)")
-        return build_model(PPLCNet, names["hq"], {"scale": scale}, kwargs)
-
-    for key, fn in (("plain", plain), ("tanh4", tanh4), ("hq", hq)):
-        fn.__name__ = fn.__qualname__ = names[key]
-        fn.__doc__ = f"{names[key]}: see the hqmed.models.lcnet module docstring."
-        register_model(fn)
 
 
 for _suffix, _scale in SCALES.items():
-    _register_width(_suffix, _scale)
+    _register_default_cfgs(_suffix, _scale)
+
+
+def _plain(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
+    """Plain PP-LCNet (PaddleClas) at width ``suffix``."""
+    return build_model(PPLCNet, f"lcnet_{suffix}", {"scale": SCALES[suffix]}, kwargs,
+                       unavailable=("bottleneck",) + QUANTUM_OPTIONS)
+
+
+def _tanh4(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
+    """The classical twin: Linear(1280, 4) + tanh before the classifier."""
+    return build_model(PPLCNet, f"lcnet_{suffix}_tanh4",
+                       {"scale": SCALES[suffix], "bottleneck": 4, "quantum_block": "none"}, kwargs,
+                       unavailable=QUANTUM_OPTIONS)
+
+
+def _hq(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
+    """The hybrid: the twin's 4 tanh outputs through the 4-qubit H+RY block."""
+    kwargs.setdefault("bottleneck", 4)
+    if kwargs["bottleneck"] is None:
+        raise ConfigError(f"bottleneck: expected the number of qubits (4) for hq_lcnet_{suffix}; "
+                          f"got None (use lcnet_{suffix} for plain PP-LCNet)")
+    return build_model(PPLCNet, f"hq_lcnet_{suffix}", {"scale": SCALES[suffix]}, kwargs)
+
+
+# One explicit, greppable entry point per model (timm style); the builders above hold the logic.
+@register_model
+def lcnet_050(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x0.5 (PaddleClas)."""
+    return _plain("050", kwargs)
+
+
+@register_model
+def lcnet_050_tanh4(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x0.5 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_050."""
+    return _tanh4("050", kwargs)
+
+
+@register_model
+def hq_lcnet_050(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x0.5 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
+    return _hq("050", kwargs)
+
+
+@register_model
+def lcnet_075(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x0.75 (PaddleClas)."""
+    return _plain("075", kwargs)
+
+
+@register_model
+def lcnet_075_tanh4(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x0.75 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_075."""
+    return _tanh4("075", kwargs)
+
+
+@register_model
+def hq_lcnet_075(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x0.75 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
+    return _hq("075", kwargs)
+
+
+@register_model
+def lcnet_100(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x1.0 (PaddleClas)."""
+    return _plain("100", kwargs)
+
+
+@register_model
+def lcnet_100_tanh4(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x1.0 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_100."""
+    return _tanh4("100", kwargs)
+
+
+@register_model
+def hq_lcnet_100(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x1.0 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
+    return _hq("100", kwargs)
+
+
+@register_model
+def lcnet_150(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x1.5 (PaddleClas)."""
+    return _plain("150", kwargs)
+
+
+@register_model
+def lcnet_150_tanh4(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x1.5 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_150."""
+    return _tanh4("150", kwargs)
+
+
+@register_model
+def hq_lcnet_150(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x1.5 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
+    return _hq("150", kwargs)
+
+
+@register_model
+def lcnet_200(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x2.0 (PaddleClas)."""
+    return _plain("200", kwargs)
+
+
+@register_model
+def lcnet_200_tanh4(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x2.0 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_200."""
+    return _tanh4("200", kwargs)
+
+
+@register_model
+def hq_lcnet_200(**kwargs: Any) -> PPLCNet:
+    """PP-LCNet x2.0 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
+    return _hq("200", kwargs)
