@@ -113,15 +113,24 @@ def _matrix_grad(lam: torch.Tensor, psi: torch.Tensor, wire: int, n: int, batche
     return g if batched else g.sum(0)
 
 
+def permutation_index(n_qubits: int, pairs: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Basis permutation of a CNOT sequence ``[(control, target), ...]`` applied in order.
+
+    Returns ``(fwd, inv)``: basis state ``j`` goes to ``fwd[j]``; ``new_psi = psi[inv]``.
+    """
+    j = torch.arange(2**n_qubits)
+    f = j.clone()
+    for c, t in pairs:
+        f = f ^ (((f >> (n_qubits - 1 - c)) & 1) << (n_qubits - 1 - t))
+    inv = torch.empty_like(f)
+    inv[f] = j
+    return f, inv
+
+
 @lru_cache(maxsize=64)
 def _permutation(n: int, pairs: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Gather indices ``(new = psi[:, fwd_gather], old = new[:, inv_gather])`` of CNOT ``pairs``."""
-    j = torch.arange(2**n)
-    f = j.clone()
-    for c, t in pairs:
-        f = f ^ (((f >> (n - 1 - c)) & 1) << (n - 1 - t))
-    inv = torch.empty_like(f)
-    inv[f] = j
+    f, inv = permutation_index(n, list(pairs))
     return inv.to(device), f.to(device)
 
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from hqmed.quantum.adjoint import SECOND_ORDER
+from hqmed.quantum.adjoint import SECOND_ORDER, permutation_index
 from hqmed.quantum.gates import GATES, ROTATIONS, rot
 from hqmed.quantum.statevector import Op, sign_matrix
 from hqmed.quantum.templates import (
@@ -74,20 +74,6 @@ GATE_PHASE_MODELS = {
 }
 # phase of the real 2x2 block [[re, -im], [im, re]] as cos(Theta + BLOCK[c', c])
 _BLOCK = np.array([[0.0, _PI / 2], [-_PI / 2, 0.0]])
-
-
-def permutation_index(n_qubits: int, pairs: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Basis permutation of a CNOT sequence ``[(control, target), ...]`` applied in order.
-
-    Returns ``(fwd, inv)``: basis state ``j`` goes to ``fwd[j]``; ``new_psi = psi[inv]``.
-    """
-    j = torch.arange(2**n_qubits)
-    f = j.clone()
-    for c, t in pairs:
-        f = f ^ (((f >> (n_qubits - 1 - c)) & 1) << (n_qubits - 1 - t))
-    inv = torch.empty_like(f)
-    inv[f] = j
-    return f, inv
 
 
 def _trig_table(n: int, a: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
