@@ -175,7 +175,8 @@ def test_smote_and_normaliser_use_the_training_portion_only(tmp_path):
     keep = np.flatnonzero((src["train"].labels != 2) | (np.arange(40) // 3 % 3 == 0))
     src = {"train": src["train"].subset(keep)}
     cfg = _cfg("epochs=1", "balancing.method=smote", "balancing.target_per_class=20",
-               "augmentation.enabled=true", "protocol.folds=2")
+               "augmentation.enabled=true", "protocol.folds=2",
+               "selection.source=none")  # the whole training portion is fitted (a class has 3 images)
     run = run_experiment(cfg, tmp_path / "s", datasets=src)
     s = json.loads((run / "splits.json").read_text())
     m = json.loads((run / "metrics.json").read_text())

@@ -91,6 +91,9 @@ class DataConfig(_Section):
     test_split: str | None = "test"
     # Quick runs: keep at most this many images per split (stratified, seeded subsample).
     max_samples: int | None = Field(None, ge=2)
+    # Two-class data: the positive class (name or index) of sensitivity/specificity/PPV/NPV, the
+    # binary AUROC and the decision curves. None = index 1 (scikit-learn's pos_label).
+    positive_class: str | int | None = None
 
 
 class BalancingConfig(_Section):
@@ -184,10 +187,25 @@ class ProtocolConfig(_Section):
 
 
 class SelectionConfig(_Section):
-    """Best-epoch selection on the validation data, and optional early stopping."""
+    """Best-epoch selection and optional early stopping, never on the data that is scored.
 
+    ``source: inner`` selects on an inner validation split carved (stratified, group-aware) from
+    each fold's training portion (CV, or holdout without a test split); a holdout with a test
+    split selects on its validation split and scores the test split. ``none`` trains on the whole
+    training portion and keeps the last epoch.
+    """
+
+    source: Literal["inner", "none"] = "inner"
+    inner_fraction: float = Field(0.15, gt=0.0, lt=0.5)  # of each training portion, for selection
     metric: Literal["val_loss", "val_acc", "val_auc"] = "val_loss"  # min for loss, max otherwise
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping; None = never
+
+    @model_validator(mode="after")
+    def _patience_needs_selection(self) -> SelectionConfig:
+        if self.source == "none" and self.patience is not None:
+            raise ValueError("patience: expected null when source is 'none' (no selection data to "
+                             f"stop on); got {self.patience}")
+        return self
 
 
 class ExperimentConfig(_Section):

@@ -140,15 +140,45 @@ def _groups(data: ExperimentData, idx: np.ndarray, group_aware: bool) -> np.ndar
 
 
 def make_splits(cfg: ExperimentConfig, data: ExperimentData) -> dict:
-    """``{"protocol", "folds": [(train_idx, val_idx)], "test": idx | None}`` (global indices).
+    """``{"protocol", "folds": [(train_idx, val_idx)], "test": idx | None, "inner": [idx | None]}``
+    (global indices).
 
-    With ``protocol.inner_val`` the folds are :func:`inner_splits` of the protocol's folds.
+    With ``protocol.inner_val`` the folds are :func:`inner_splits` of the protocol's folds (a
+    search scores its points on them). ``inner[i]``: the inner validation split carved from fold
+    i's training portion for best-epoch selection (``selection.source: inner``), stratified and
+    group-aware, seeded per fold; None when the fold selects on its own validation split (holdout
+    with a test split, which is what gets scored) or does not select (``selection.source: none``).
     """
     splits = _protocol_splits(cfg, data)
     p = cfg.protocol
-    if p.inner_val is None:
-        return splits
-    return inner_splits(splits, data, p.inner_val, cfg.seed, p.group_aware)
+    if p.inner_val is not None:
+        splits = inner_splits(splits, data, p.inner_val, cfg.seed, p.group_aware)
+    return splits | {"inner": _selection_splits(cfg, data, splits)}
+
+
+def _selection_splits(cfg: ExperimentConfig, data: ExperimentData, splits: dict
+                      ) -> list[np.ndarray | None]:
+    """Per fold, the part of its training portion that best-epoch selection looks at (or None)."""
+    sel = cfg.selection
+    carve = sel.source == "inner" and (splits["protocol"] != "holdout" or splits["test"] is None)
+    y = data.full.labels
+    inner = []
+    for fold, (tr, _) in enumerate(splits["folds"]):
+        if not carve:
+            inner.append(None)
+            continue
+        # at least one image per class present, so the stratified split exists on small data
+        fraction = max(sel.inner_fraction, len(np.unique(y[tr])) / len(tr))
+        if fraction >= 0.5:
+            raise DataError(f"selection.inner_fraction: expected a training portion large enough "
+                            f"to hold out one image per class; got {len(tr)} images for "
+                            f"{len(np.unique(y[tr]))} classes in fold {fold} (use selection.source"
+                            "=none or more data)")
+        _, sel_idx, _ = holdout_split(y[tr], val_fraction=fraction, test_fraction=0.0,
+                                      seed=fold_seed(cfg.seed, fold, 6),
+                                      groups=_groups(data, tr, cfg.protocol.group_aware))
+        inner.append(np.sort(tr[sel_idx]))
+    return inner
 
 
 def inner_splits(splits: dict, data: ExperimentData, fraction: float, seed: int,
@@ -211,8 +241,9 @@ def _protocol_splits(cfg: ExperimentConfig, data: ExperimentData) -> dict:
 def _splits_json(splits: dict, data: ExperimentData) -> dict:
     return {
         "protocol": splits["protocol"],
-        "folds": [{"fold": i, "train": tr.tolist(), "val": va.tolist()}
-                  for i, (tr, va) in enumerate(splits["folds"])],
+        "folds": [{"fold": i, "train": tr.tolist(), "val": va.tolist(),
+                   "inner_val": None if inner is None else inner.tolist()}
+                  for i, ((tr, va), inner) in enumerate(zip(splits["folds"], splits["inner"]))],
         "test": None if splits["test"] is None else splits["test"].tolist(),
         "sources": {role: dict(src, start=data.ranges[role][0], stop=data.ranges[role][1])
                     for role, src in data.sources.items()},
@@ -223,10 +254,25 @@ def _splits_json(splits: dict, data: ExperimentData) -> dict:
 # One fold
 
 
+def _selection_data(cfg: ExperimentConfig, train_idx: np.ndarray, val_idx: np.ndarray,
+                    inner_idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(indices the model is fitted on, indices best-epoch selection looks at or None)."""
+    if cfg.selection.source == "none":
+        return train_idx, None
+    if inner_idx is None:  # holdout with a test split: select on its validation split
+        return train_idx, val_idx
+    return np.setdiff1d(train_idx, inner_idx), inner_idx
+
+
 def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx: np.ndarray,
               val_idx: np.ndarray, test_idx: np.ndarray | None, run: RunDir, resume: bool,
-              progress: RunProgress | bool | None, callbacks, hparams: dict | None = None
-              ) -> tuple[pd.DataFrame, dict]:
+              progress: RunProgress | bool | None, callbacks, hparams: dict | None = None,
+              inner_idx: np.ndarray | None = None) -> tuple[pd.DataFrame, dict]:
+    """Train fold ``fold`` and predict its scored split (and the test split).
+
+    The labels of ``val_idx`` (CV) and ``test_idx`` are never read before the predictions are
+    made: selection uses ``inner_idx`` (or, in holdout with a test split, ``val_idx``).
+    """
     if resume and run.fold_is_done(fold):
         log.info("fold %d: already finished, loading its results", fold)
         if isinstance(progress, RunProgress):
@@ -235,8 +281,10 @@ def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx:
     fold_dir = run.fold_dir(fold)
     full = data.full
     k = full.num_classes
-    x_tr, y_tr = full.images[train_idx], full.labels[train_idx]
-    x_va, y_va = full.images[val_idx], full.labels[val_idx]
+    fit_idx, sel_idx = _selection_data(cfg, train_idx, val_idx, inner_idx)
+    x_tr, y_tr = full.images[fit_idx], full.labels[fit_idx]
+    x_sel = None if sel_idx is None else full.images[sel_idx]
+    y_sel = None if sel_idx is None else full.labels[sel_idx]
     normalizer = fit_normalizer(x_tr)  # training portion only, before any oversampling
     run.write_normalizer(fold, normalizer)
     bal = balance(x_tr, y_tr, k, cfg, seed=fold_seed(cfg.seed, fold, 4))
@@ -246,15 +294,20 @@ def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx:
                       class_weights=bal.class_weights, sample_weights=bal.sample_weights,
                       augment=build_augment(cfg.augmentation), normalize=normalizer,
                       log_dir=fold_dir, callbacks=callbacks, progress=progress)
-    result = trainer.fit(bal.x, bal.y, x_va, y_va, resume=resume)
-    frames = [prediction_frame(val_idx, fold, "val", y_va, trainer.predict_proba(x_va))]
+    result = trainer.fit(bal.x, bal.y, x_sel, y_sel, resume=resume)
+    frames = [prediction_frame(val_idx, fold, "val", full.labels[val_idx],
+                               trainer.predict_proba(full.images[val_idx]))]
     if test_idx is not None and len(test_idx):
         frames.append(prediction_frame(test_idx, fold, "test", full.labels[test_idx],
                                        trainer.predict_proba(full.images[test_idx])))
     preds = pd.concat(frames, ignore_index=True)
     info = {"fold": fold, "best_epoch": result.best_epoch, "best_value": result.best_value,
             "selection_metric": cfg.selection.metric, "epochs_run": len(result.history),
-            "stopped_early": result.stopped_early, "n_train": int(len(train_idx)),
+            "selection_source": ("none" if sel_idx is None else
+                                 "inner" if inner_idx is not None else "holdout val"),
+            "n_selection": 0 if sel_idx is None else int(len(sel_idx)),
+            "majority_index": int(np.bincount(y_tr, minlength=k).argmax()),  # of the fitted data
+            "stopped_early": result.stopped_early, "n_train": int(len(fit_idx)),
             "n_train_balanced": int(len(bal.y)), "n_val": int(len(val_idx)),
             "n_test": 0 if test_idx is None else int(len(test_idx)), "history": result.history}
     if hparams is not None:  # this fold's own hyperparameters (chosen for it by a search)
@@ -267,19 +320,74 @@ def _run_fold(cfg: ExperimentConfig, data: ExperimentData, fold: int, train_idx:
 # The experiment
 
 
+def positive_class_index(value: str | int | None, class_names: list[str]) -> int | None:
+    """``data.positive_class`` as an index (two-class data only; None = index 1 there)."""
+    k = len(class_names)
+    if value is None:
+        return 1 if k == 2 else None
+    if k != 2:
+        raise ConfigError(f"data.positive_class: expected it only for two-class data; got "
+                          f"'{value}' with {k} classes {class_names}")
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        return value
+    if str(value) in class_names:
+        return class_names.index(str(value))
+    raise ConfigError(f"data.positive_class: expected one of {class_names} or 0/1; got {value!r}")
+
+
+#: Level, resamples and seed of the overall-metric intervals stored in metrics.json.
+INTERVAL_LEVEL, INTERVAL_N_BOOT, INTERVAL_SEED = 0.99, 1000, 0
+
+
+def _baseline(y_true: np.ndarray, scores: np.ndarray, majority: np.ndarray, class_names: list[str],
+              pos: int | None) -> dict:
+    """The majority-class row beside a model's metrics on the same samples.
+
+    ``majority``: (N,) the majority class of the training portion that produced each row.
+    ``beats_majority``: the model's accuracy is above the baseline's; ``clearly_beats_majority``:
+    the lower end of its 99% Wilson interval is (so chance alone does not explain the gap).
+    """
+    from hqmed.eval.statistics import wilson_interval
+
+    k = len(class_names)
+    base = classification_metrics(y_true, np.eye(k)[majority], class_names, positive_class=pos)
+    base["majority_class"] = [class_names[c] for c in np.unique(majority)]
+    acc = float(np.mean(scores.argmax(1) == y_true))
+    low, _ = wilson_interval(int(round(acc * len(y_true))), len(y_true), INTERVAL_LEVEL)
+    return {"metrics": base, "accuracy_minus_majority": acc - base["accuracy"],
+            "beats_majority": bool(acc > base["accuracy"]),
+            "clearly_beats_majority": bool(low > base["accuracy"])}
+
+
 def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str],
-             input_shape: tuple[int, ...]) -> dict:
+             input_shape: tuple[int, ...], pos: int | None = None) -> dict:
+    from hqmed.eval.statistics import bootstrap_overall_ci
+
     cols = prob_columns(preds)
 
     def metrics_of(df: pd.DataFrame) -> dict:
         return classification_metrics(df["y_true"].to_numpy(np.int64), df[cols].to_numpy(np.float64),
-                                      class_names=class_names)
+                                      class_names=class_names, positive_class=pos)
+
+    def intervals(y: np.ndarray, p: np.ndarray) -> dict:
+        return bootstrap_overall_ci(y, p, level=INTERVAL_LEVEL, n_boot=INTERVAL_N_BOOT,
+                                    seed=INTERVAL_SEED, positive_class=pos)
+
+    majority_of = {i["fold"]: i["majority_index"] for i in infos if "majority_index" in i}
 
     val = preds[preds["split"] == "val"]
     per_fold = [metrics_of(val[val["fold"] == i["fold"]]) for i in infos]
     test = preds[preds["split"] == "test"]
     per_fold_test = [metrics_of(test[test["fold"] == i["fold"]]) for i in infos] if len(test) else None
     ens = split_scores(preds, "test")
+    y_oof, p_oof = val["y_true"].to_numpy(np.int64), val[cols].to_numpy(np.float64)
+    baselines = None
+    if len(majority_of) == len(infos):
+        test_majority = int(np.bincount(list(majority_of.values())).argmax())  # folds agree (stratified)
+        baselines = {"oof": _baseline(y_oof, p_oof, val["fold"].map(majority_of).to_numpy(np.int64),
+                                      class_names, pos),
+                     "test": None if ens is None else _baseline(
+                         ens[1], ens[2], np.full(len(ens[1]), test_majority), class_names, pos)}
     return {
         "class_names": class_names,
         "input_shape": [int(v) for v in input_shape],  # (C, H, W) the models were trained on
@@ -289,9 +397,14 @@ def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str],
         "oof": metrics_of(val),
         "per_fold_test": per_fold_test,
         "test_summary": summarize_folds(per_fold_test) if per_fold_test else None,
-        "test": None if ens is None else classification_metrics(ens[1], ens[2], class_names=class_names),
+        "test": None if ens is None else classification_metrics(ens[1], ens[2], class_names=class_names,
+                                                                positive_class=pos),
         "test_method": None if ens is None else ("single model" if len(infos) == 1 else
                                                  f"ensemble: mean probability of {len(infos)} fold models"),
+        "positive_class": None if pos is None else class_names[pos],
+        "intervals": {"oof": intervals(y_oof, p_oof),
+                      "test": None if ens is None else intervals(ens[1], ens[2])},
+        "baselines": baselines,
     }
 
 
@@ -305,6 +418,7 @@ def prepare_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = True,
     run.check_resume(cfg, resume)
     with torch_threads(cfg.num_threads):  # resizing in another thread count differs in the last bits
         data = load_experiment_data(cfg, datasets)
+        positive_class_index(cfg.data.positive_class, data.class_names)  # refuse a bad name early
         splits = make_splits(cfg, data)
     run.start(cfg, _splits_json(splits, data), resume)
     return data, splits
@@ -336,7 +450,7 @@ def run_unit(cfg: ExperimentConfig, run_dir: str | Path, fold: int, *,
         tr, va = splits["folds"][fold]
         log.info("fold %d/%d: %d train, %d val", fold + 1, len(splits["folds"]), len(tr), len(va))
         _run_fold(cfg, data, fold, tr, va, splits["test"], run, resume, progress, callbacks,
-                  hparams)
+                  hparams, inner_idx=splits["inner"][fold])
     return run.fold_dir(fold)
 
 
@@ -354,7 +468,8 @@ def finish_run(run_dir: str | Path, n_folds: int, class_names: list[str],
     frames, infos = zip(*(run.read_fold(fold) for fold in range(n_folds)))
     preds = pd.concat(frames, ignore_index=True)
     history = [row for info in infos for row in info["history"]]
-    run.finish(history, preds, _metrics(preds, list(infos), class_names, input_shape))
+    pos = positive_class_index(run.config().data.positive_class, class_names)
+    run.finish(history, preds, _metrics(preds, list(infos), class_names, input_shape, pos))
     return run.path
 
 

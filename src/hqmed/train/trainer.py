@@ -231,14 +231,18 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
 
-    def fit(self, x_train, y_train: np.ndarray, x_val, y_val: np.ndarray,
+    def fit(self, x_train, y_train: np.ndarray, x_val, y_val: np.ndarray | None,
             resume: bool = True) -> FitResult:
         """Train for ``cfg.epochs`` (or until early stopping), resuming from ``ckpt_dir`` if allowed.
 
-        On return the model holds the best epoch's weights.
+        ``x_val``/``y_val``: the selection data (never the data that will be scored); None = no
+        selection, the last epoch is kept (its val_* columns are NaN). On return the model holds
+        the selected epoch's weights.
         """
         cfg = self.cfg
         y_train = np.asarray(y_train, dtype=np.int64)
+        if x_val is None:  # no selection data (selection.source none)
+            x_val, y_val = (), np.zeros(0, dtype=np.int64)
         y_val = np.asarray(y_val, dtype=np.int64)
         if self.sample_weights is not None and len(self.sample_weights) != len(x_train):
             raise ValueError(f"sample_weights: expected {len(x_train)} values; got {len(self.sample_weights)}")
@@ -278,13 +282,14 @@ class Trainer:
                 t0 = time.perf_counter()
                 train_loss, train_acc = self._train_epoch(x_train, y_train, optimizer, generator, scaler,
                                                           epoch, bar)
-                val_loss, val_acc, val_auc, _ = self.evaluate(x_val, y_val)
+                val_loss, val_acc, val_auc = ((math.nan,) * 3 if len(x_val) == 0
+                                              else self.evaluate(x_val, y_val)[:3])
                 row = {"fold": self.fold, "epoch": epoch + 1, "train_loss": train_loss,
                        "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
                        "val_auc": val_auc, "lr": lr, "seconds": time.perf_counter() - t0}
                 state["history"].append(row)
                 value = row[cfg.selection.metric]
-                if self._better(value, state["best_value"]):
+                if len(x_val) == 0 or self._better(value, state["best_value"]):  # none: the last
                     state["best_value"], state["best_epoch"], state["since_best"] = value, epoch + 1, 0
                     save_weights(self.ckpt_dir / "best.safetensors", self.model.state_dict(),
                                  {"epoch": epoch + 1, "metric": cfg.selection.metric, "value": value})
