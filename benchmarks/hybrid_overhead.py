@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from hqmed.eval.cost import make_train_step, quantum_layers
+from hqmed.eval.cost import make_train_step, paired_timing, quantum_layers
 from hqmed.models import create_model, model_default_cfg
 from hqmed.utils.io import atomic_write_json
 from hqmed.utils.runtime import auto_device, environment_info, set_seed
@@ -196,17 +196,10 @@ def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
     ``with_ort`` also their exported ONNX graphs in onnxruntime."""
     fc, _ = _runner(case, "classical", device)
     fh, hybrid_model = _runner(case, "hybrid", device, hybrid_kwargs)
-    for _ in range(warmup):
-        fc(), fh()
-    tc, th = [], []
-    for r in range(repeats):
-        if r % 2 == 0:
-            tc.append(_time(fc, device, case.inner))
-            th.append(_time(fh, device, case.inner))
-        else:
-            th.append(_time(fh, device, case.inner))
-            tc.append(_time(fc, device, case.inner))
-    ratios = [h / c for h, c in zip(th, tc)]
+    timing = paired_timing(fc, fh, repeats, warmup, case.inner, device)  # hqmed cost's method
+    tc = [ms / 1e3 for ms in timing["a_ms"]["all"]]
+    th = [ms / 1e3 for ms in timing["b_ms"]["all"]]
+    ratios = timing["ratios"]
     t_circuit = circuit_time(hybrid_model, fh, case.mode, device)
     ort_ms = _ort_times(case, repeats, warmup, hybrid_kwargs) if with_ort else None
     mean = statistics.fmean(ratios)
@@ -225,6 +218,8 @@ def run_case(case: Case, repeats: int, warmup: int, device: torch.device,
         "circuit_share_of_hybrid": None if t_circuit is None else t_circuit / statistics.median(th),
         "meets_target": (None if case.target is None
                          else bool(statistics.median(ratios) <= case.target)),
+        "verdict": timing["verdict"], "ratio_q1": timing["ratio"]["q1"],
+        "ratio_q3": timing["ratio"]["q3"], "load_average": timing["load_average_before"],
         "repeats": repeats, "inner": case.inner,
         "onnxruntime": ort_ms,
     }

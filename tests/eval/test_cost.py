@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -162,3 +163,64 @@ def test_measure_cost_with_real_quantum_layer():
     assert r["shift_evaluations_weights"] == 126  # the paper's Table 8 row
     assert q["evaluations_per_sample"] == 1.0 and r["state_vector_size"] == 128
     assert out["params"] == 12 * 7 + 7 + 63 + 7 * 2 + 2
+
+
+class _FakeClock:
+    """time.perf_counter stand-in: each rival call advances it by that rival's cost (no real
+    timing in tests)."""
+
+    def __init__(self):
+        self.now, self.calls = 0.0, []
+
+    def __call__(self):
+        return self.now
+
+    def rival(self, name, seconds):
+        def fn():
+            self.calls.append(name)
+            self.now += seconds() if callable(seconds) else seconds
+        return fn
+
+
+@pytest.mark.parametrize("b_cost,verdict", [(2.0, "B slower"), (0.5, "B faster")])
+def test_paired_timing_interleaves_and_reports_the_ratio(monkeypatch, b_cost, verdict):
+    import hqmed.eval.cost as cost
+
+    clock = _FakeClock()
+    monkeypatch.setattr(cost.time, "perf_counter", clock)
+    out = cost.paired_timing(clock.rival("a", 1.0), clock.rival("b", b_cost), repeats=4, warmup=1)
+    assert clock.calls == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"]  # warm-up, then A B, B A
+    assert out["ratios"] == pytest.approx([b_cost] * 4)
+    assert out["ratio"]["median"] == pytest.approx(b_cost) and out["verdict"] == verdict
+    assert out["a_ms"]["median"] == pytest.approx(1e3) and out["threads"] >= 1
+    assert "no measurable" not in cost.describe_ratio(out)
+
+
+def test_a_ratio_whose_spread_contains_one_is_no_measurable_difference(monkeypatch):
+    import hqmed.eval.cost as cost
+
+    clock = _FakeClock()
+    monkeypatch.setattr(cost.time, "perf_counter", clock)
+    b_costs = iter([0.8, 1.3, 0.9, 1.2, 1.1, 0.95] * 3)
+    out = cost.paired_timing(clock.rival("a", 1.0), clock.rival("b", lambda: next(b_costs)),
+                             repeats=6, warmup=1)
+    ratios = np.asarray(out["ratios"])
+    assert (out["ratio"]["q1"], out["ratio"]["q3"]) == pytest.approx(
+        tuple(np.percentile(ratios, [25, 75])))
+    assert out["ratio"]["q1"] < 1 < out["ratio"]["q3"]
+    assert out["verdict"] == "no measurable difference"
+    assert cost.describe_ratio(out).endswith(": no measurable difference")
+
+
+def test_compare_timing_pins_threads_and_restores_them():
+    import torch
+
+    from hqmed.eval.cost import compare_timing
+
+    before = torch.get_num_threads()
+    a, b = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)), \
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    out = compare_timing(a, b, (1, 4, 4), num_classes=3, train_batch_size=4, repeats=2,
+                         train_repeats=2, warmup=0, threads=1)
+    assert out["threads"] == 1 and torch.get_num_threads() == before
+    assert set(out) >= {"inference", "train_step"} and out["inference"]["inner"] > 1

@@ -5,9 +5,14 @@
     hqmed cost hq_lcnet_050 --input-size 28 28 --in-chans 3 --num-classes 2 \
         -o "stride_list=[1,1,2,2,2]" --batch-size 64
     hqmed cost hq_litespinenet --qubits 4:20:2 --plot cost_curve.png   # simulator cost vs qubits
+    hqmed cost hq_litespinenet --vs litespinenet --input-size 48 48 --in-chans 1   # B / A ratio
 
-Timings are measured on this machine (median over repeats); the QPU column is an estimate from
-stated gate times and shots (see docs/eval.md), not a measurement.
+Timings are measured on this machine with torch pinned to --threads (default 1), after warm-up,
+as medians with their interquartile range, and the load average is printed beside them. Two
+models are compared only by timing them interleaved (``--vs``, as benchmarks/hybrid_overhead.py):
+the ratio B / A per pair, median and IQR, "no measurable difference" when the IQR contains 1.
+The QPU column is an estimate from stated gate times and shots (see docs/eval.md), not a
+measurement.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import torch
 import yaml
 
 from hqmed.errors import ConfigError
-from hqmed.eval.cost import QPUTiming, measure_cost
+from hqmed.eval.cost import QPUTiming, compare_timing, describe_ratio, measure_cost
 from hqmed.eval.cost_curve import model_quantum_layer, qubit_cost_curve
 from hqmed.models import create_model, model_default_cfg
 from hqmed.quantum.scaling import parse_qubit_range
@@ -51,8 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-timing", action="store_true",
                         help="skip latency and training-step timings (counts only)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads for the timings (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads the timings are pinned to (default 1)")
+    parser.add_argument("--vs", default=None, metavar="MODEL_A",
+                        help="also time MODEL (as B) against this registered model (A), "
+                             "interleaved, and print the ratio B / A with its spread")
     parser.add_argument("--shots", type=int, default=1000, help="QPU estimate: shots per circuit")
     parser.add_argument("--gate-1q-ns", type=float, default=50.0, help="QPU estimate: 1-qubit gate")
     parser.add_argument("--gate-2q-ns", type=float, default=300.0, help="QPU estimate: 2-qubit gate")
@@ -179,8 +187,7 @@ def run_curve(args: argparse.Namespace, model, qpu) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     cfg = model_default_cfg(args.model)
     h, w = args.input_size or tuple(cfg.get("input_size", (3, 224, 224)))[1:]
     device = auto_device(args.device)
@@ -195,8 +202,30 @@ def run(args: argparse.Namespace) -> int:
                         train_repeats=args.train_repeats, n_train_samples=args.n_train_samples,
                         qpu=qpu, timing=not args.no_timing)
     cost["model_name"] = args.model
+    if args.vs is not None:
+        other = create_model(args.vs, args.num_classes, in_chans=args.in_chans,
+                             **_options(args.option)).to(device)
+        cost["compared_with"] = {"a": args.vs, "b": args.model, **compare_timing(
+            other, model, (args.in_chans, h, w), device=device, train_batch_size=args.batch_size,
+            repeats=args.repeats, train_repeats=args.train_repeats, threads=args.threads)}
     if args.json:
         print(json.dumps(cost, indent=2, default=str))
-    else:
-        print(format_cost_table(cost, args.model))
+        return 0
+    print(format_cost_table(cost, args.model))
+    print(f"timed with {cost.get('timing_threads', args.threads)} torch thread(s); load average "
+          f"(1, 5, 15 min) {cost.get('timing_load_average') or 'unknown'}")
+    if args.vs is not None:
+        print(format_ratio(cost["compared_with"]))
     return 0
+
+
+def format_ratio(cmp: dict) -> str:
+    """The interleaved B / A timing of ``hqmed cost B --vs A`` as text."""
+    lines = [f"B = {cmp['b']} against A = {cmp['a']}, timed interleaved "
+             f"({cmp['threads']} thread(s), load average {cmp['inference']['load_average_before']}):"]
+    for key, what in (("inference", "inference, batch 1"),
+                      ("train_step", f"training step, batch {cmp['train_batch_size']}")):
+        t = cmp[key]
+        lines.append(f"  {what}: A {t['a_ms']['median']:.2f} ms, B {t['b_ms']['median']:.2f} ms; "
+                     f"{describe_ratio(t)}")
+    return "\n".join(lines)

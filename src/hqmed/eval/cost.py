@@ -37,6 +37,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import resource
 import sys
 import time
@@ -50,6 +51,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hqmed.errors import ShapeError
 from hqmed.quantum.resources import CircuitResources
+from hqmed.utils.runtime import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -325,14 +327,123 @@ def _num_classes(model: nn.Module, input_shape: Sequence[int], device) -> int:
         model.train(was_training)
 
 
+# --------------------------------------------------------------------------- paired timing
+#: Threads the paired timings pin torch to (one thread: the least disturbed on a shared CPU).
+TIMING_THREADS = 1
+NO_DIFFERENCE = "no measurable difference"
+#: Batch-1 inferences per timed block (a few ms each: single calls are dominated by stalls).
+INFERENCE_INNER = 10
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # Windows has no load average
+        return None
+
+
+def _block_seconds(fn, dev: torch.device, inner: int) -> float:
+    """Mean seconds per call over ``inner`` back-to-back calls (synchronised on CUDA)."""
+    _sync(dev)
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    _sync(dev)
+    return (time.perf_counter() - t0) / inner
+
+
+def paired_timing(fn_a, fn_b, repeats: int = 20, warmup: int = 2, inner: int = 1,
+                  device=None) -> dict:
+    """Time two rivals the way ``benchmarks/hybrid_overhead.py`` does, and their ratio B / A.
+
+    Warm-up calls of both, then ``repeats`` pairs, each a block of ``inner`` calls of A and of
+    B back to back, the order alternating (A B, B A, ...) so drift and other processes hit
+    both alike. The ratio of each pair is B / A; its median and interquartile range are the
+    answer. ``verdict`` is "no measurable difference" when that range contains 1, else "B
+    slower" / "B faster". The load average before and after is recorded: on a shared machine
+    the spread, not the median, tells how far to trust it.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if repeats < 2:
+        raise ValueError(f"repeats: expected >= 2 timed pairs; got {repeats}")
+    load_before = load_average()
+    for _ in range(warmup):
+        fn_a(), fn_b()
+    ta, tb = [], []
+    for r in range(repeats):
+        if r % 2 == 0:
+            ta.append(_block_seconds(fn_a, dev, inner))
+            tb.append(_block_seconds(fn_b, dev, inner))
+        else:
+            tb.append(_block_seconds(fn_b, dev, inner))
+            ta.append(_block_seconds(fn_a, dev, inner))
+    ratios = np.asarray(tb) / np.asarray(ta)
+    q1, med, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
+    verdict = NO_DIFFERENCE if q1 <= 1.0 <= q3 else ("B slower" if med > 1.0 else "B faster")
+    return {"a_ms": _summary_ms(ta) | {"all": [1e3 * t for t in ta]},
+            "b_ms": _summary_ms(tb) | {"all": [1e3 * t for t in tb]},
+            "ratio": {"median": med, "q1": q1, "q3": q3, "mean": float(ratios.mean()),
+                      "std": float(ratios.std(ddof=1))},
+            "verdict": verdict, "ratios": ratios.tolist(), "repeats": repeats, "inner": inner,
+            "warmup": warmup, "threads": torch.get_num_threads(),
+            "load_average_before": load_before, "load_average_after": load_average()}
+
+
+def _inference_fn(model: nn.Module, shape: tuple[int, ...], batch_size: int, dev: torch.device):
+    model = copy.deepcopy(model).to(dev).eval()
+    x = torch.randn((batch_size, *shape), generator=torch.Generator().manual_seed(0)).to(dev)
+
+    def infer():
+        with torch.no_grad():
+            return model(x)
+    return infer
+
+
+def compare_timing(model_a: nn.Module, model_b: nn.Module, input_shape: Sequence[int], *,
+                   num_classes: int | None = None, device=None, train_batch_size: int = 32,
+                   repeats: int = 20, train_repeats: int = 10, warmup: int = 2,
+                   threads: int | None = TIMING_THREADS) -> dict:
+    """Inference (batch 1) and training-step (``train_batch_size``) times of B against A.
+
+    :func:`paired_timing` of each, with torch pinned to ``threads`` (None: as it is). Returns
+    ``{"inference": ..., "train_step": ..., "threads", "input_shape", "train_batch_size"}``.
+    """
+    shape = _check_input_shape(input_shape)
+    dev = _device_of(model_a, device)
+    k = num_classes or _num_classes(model_a, shape, dev)
+    with torch_threads(threads):
+        inference = paired_timing(_inference_fn(model_a, shape, 1, dev),
+                                  _inference_fn(model_b, shape, 1, dev), repeats, warmup,
+                                  inner=INFERENCE_INNER, device=dev)
+        train = paired_timing(
+            make_train_step(copy.deepcopy(model_a), shape, train_batch_size, k, dev),
+            make_train_step(copy.deepcopy(model_b), shape, train_batch_size, k, dev),
+            train_repeats, warmup, device=dev)
+        pinned = torch.get_num_threads()
+    return {"inference": inference, "train_step": train, "threads": pinned,
+            "input_shape": list(shape), "train_batch_size": train_batch_size}
+
+
+def describe_ratio(timing: dict) -> str:
+    """One line for a :func:`paired_timing` result, e.g. "B / A = 1.02 (IQR 0.98-1.05): no
+    measurable difference"."""
+    r = timing["ratio"]
+    text = f"B / A = {r['median']:.2f} (IQR {r['q1']:.2f}-{r['q3']:.2f}, {timing['repeats']} pairs)"
+    return f"{text}: {timing['verdict']}"
+
+
 def measure_cost(model: nn.Module, input_shape: Sequence[int], *, num_classes: int | None = None,
                  device=None, train_batch_size: int = 32, repeats: int = 20, warmup: int = 3,
                  train_repeats: int = 5, n_train_samples: int | None = None,
                  steps_per_epoch: int | None = None, qpu: QPUTiming | None = None,
-                 timing: bool = True) -> dict:
+                 timing: bool = True, threads: int | None = None) -> dict:
     """Everything of Table 8 for ``model`` on inputs of ``input_shape`` = (C, H, W).
 
-    ``timing=False`` skips the (slow, machine-dependent) latency and training-step timings.
+    ``timing=False`` skips the (slow, machine-dependent) latency and training-step timings;
+    ``threads`` pins torch's CPU threads while timing (None: as it is). The timings record the
+    thread count and the load average. To compare two models, time them together with
+    :func:`compare_timing` (interleaved): two separate timings of one model each are not a ratio.
     Steps per epoch: ``steps_per_epoch`` or ``ceil(n_train_samples / train_batch_size)``.
     """
     shape = _check_input_shape(input_shape)
@@ -358,9 +469,12 @@ def measure_cost(model: nn.Module, input_shape: Sequence[int], *, num_classes: i
         "train_batch_size": train_batch_size,
     }
     if timing:
-        out["latency_ms"] = inference_latency(model, shape, 1, repeats, warmup, dev)
-        out["train_step_ms"] = train_step_time(model, shape, k, train_batch_size,
-                                                train_repeats, 1, dev)
+        with torch_threads(threads):
+            out["timing_load_average"] = load_average()
+            out["timing_threads"] = torch.get_num_threads()
+            out["latency_ms"] = inference_latency(model, shape, 1, repeats, warmup, dev)
+            out["train_step_ms"] = train_step_time(model, shape, k, train_batch_size,
+                                                    train_repeats, 1, dev)
         steps = steps_per_epoch or (math.ceil(n_train_samples / train_batch_size)
                                     if n_train_samples else None)
         out["steps_per_epoch"] = steps
