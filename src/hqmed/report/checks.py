@@ -4,6 +4,7 @@ Each check reads the finished runs and comparison documents and returns plain se
 
 - :func:`not_converged`: validation loss still falling over the last epochs, or training accuracy
   near chance (no better than always predicting the most frequent class);
+- :func:`below_majority`: runs that do not clearly beat always predicting the majority class;
 - :func:`never_predicted`: classes a model never predicts on a split where they occur;
 - :func:`degenerate_dca`: decision curves whose "best threshold" is the grid's lowest value with a
   net benefit no higher than treat-all (the model adds nothing there);
@@ -92,12 +93,35 @@ def never_predicted(runs: Sequence) -> list[str]:
         cm = r.confusion(split)
         if cm is None:
             continue
-        missing = [name for k, name in enumerate(r.class_names)
-                   if cm[:, k].sum() == 0 and cm[k].sum() > 0]
+        doc = r.metrics.get("test" if split == "test" else "oof") or {}
+        missing = doc.get("never_predicted")  # hqmed.eval.metrics' field; older runs: from cm
+        if missing is None:
+            missing = [name for k, name in enumerate(r.class_names)
+                       if cm[:, k].sum() == 0 and cm[k].sum() > 0]
         if missing:
             out.append(f"{r.dataset} · {r.label} never predicts {len(missing)} of "
                        f"{len(r.class_names)} classes on the {split_label(split, int(cm.sum()))}: "
-                       f"{', '.join(missing)}. Their recall is 0 and their precision undefined.")
+                       f"{', '.join(missing)}. Their recall is 0, and their precision counts as 0 "
+                       "in the macro averages (scikit-learn's zero_division=0).")
+    return out
+
+
+def below_majority(runs: Sequence) -> list[str]:
+    """Runs whose accuracy does not clearly beat always predicting the majority class (the lower
+    end of its 99% Wilson interval is not above the baseline's accuracy)."""
+    out = []
+    for r in runs:
+        split = _split_of(r)
+        base = ((r.metrics.get("baselines") or {}).get("test" if split == "test" else "oof"))
+        if not base or base.get("clearly_beats_majority"):
+            continue
+        m = base["metrics"]
+        model_acc = m["accuracy"] + base["accuracy_minus_majority"]
+        out.append(f"{r.dataset} · {r.label} does not clearly beat the majority-class baseline on "
+                   f"the {split_label(split, m.get('n'))}: accuracy {fmt(model_acc)} against "
+                   f"{fmt(m['accuracy'])} for always predicting "
+                   f"{' / '.join(m.get('majority_class') or ['?'])} (the 99% Wilson interval of "
+                   "its accuracy reaches the baseline).")
     return out
 
 
@@ -159,5 +183,5 @@ def confidence(runs: Sequence) -> list[str]:
 
 def all_warnings(runs: Sequence, comparisons: Sequence[Mapping]) -> list[str]:
     """Every warning of a study, in the order the checks are listed above."""
-    return (not_converged(runs) + never_predicted(runs) + degenerate_dca(comparisons)
-            + confidence(runs))
+    return (below_majority(runs) + not_converged(runs) + never_predicted(runs)
+            + degenerate_dca(comparisons) + confidence(runs))

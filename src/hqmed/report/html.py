@@ -394,12 +394,14 @@ def _datasets(s: StudyResults, opt: ReportOptions) -> str:
 
 @section("overall")
 def _overall(s: StudyResults, opt: ReportOptions) -> str:
-    t = tables.overall_metrics(s.runs)
+    t = tables.overall_metrics(s.runs, s.meta.get("references"))
     if not t:
         return ""
     cis = [tables.to_html(tables.overall_ci(c, f"tab-overall-ci{_suffix(i)}"))
            for i, c in enumerate(x for x in s.comparisons if x.get("overall_ci"))]
-    return _section("overall", tables.to_html(t) + "".join(cis),
+    pos = tables.positive_class_metrics(s.runs)
+    return _section("overall", (tables.to_html(pos) if pos else "") + tables.to_html(t)
+                    + "".join(cis),
                     data="each row names its data and n (folds: mean ± sd over the validation "
                     "folds); the interval tables use each comparison's paired split.")
 

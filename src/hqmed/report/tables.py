@@ -161,8 +161,10 @@ def _n_of(c: Mapping[str, Any]) -> int | None:
 # LiteSpineNet paper, Tables 3 to 8
 # ------------------------------------------------------------------------------------------------
 
-def overall_metrics(runs: Sequence) -> Table:
-    """Table 3: per run, the fold mean ± sd, the pooled out-of-fold metrics and the test metrics."""
+def overall_metrics(runs: Sequence, references: Mapping[str, Mapping[str, Any]] | None = None
+                    ) -> Table:
+    """Table 3: per run, the fold mean ± sd, the pooled out-of-fold metrics and the test metrics;
+    per dataset, the majority-class baseline and the published reference (when configured)."""
     t = Table("tab-overall", "Overall metrics (mirrors LiteSpineNet Table 3). 'Folds' is the mean ± "
               "sample sd over the validation folds, 'Out-of-fold' pools every fold's validation "
               "predictions, 'Test' is the held-out test split (holdout, or the official test split "
@@ -184,7 +186,65 @@ def overall_metrics(runs: Sequence) -> Table:
         for name, n, get in blocks:
             t.rows.append([Cell(r.dataset, ""), Cell(r.label, ""), Cell(name, ""), Cell(str(n))]
                           + [Cell(get(k)) for k in OVERALL_METRICS])
+    for ds in dict.fromkeys(r.dataset for r in runs):
+        t.rows += _baseline_rows(ds, next(r for r in runs if r.dataset == ds),
+                                 (references or {}).get(ds))
     return t.drop_constant("Dataset", "Dataset")
+
+
+def _baseline_rows(ds: str, r, ref: Mapping[str, Any] | None) -> list[list[Cell]]:
+    """The majority-class rows (from the run's metrics.json) and the published reference row."""
+    rows = []
+    for key, name in (("oof", "Out-of-fold" if r.protocol == "cv" else "Validation"),
+                      ("test", "Test")):
+        base = (r.metrics.get("baselines") or {}).get(key)
+        if base:
+            m = base["metrics"]
+            label = f"Majority class (always {' / '.join(m.get('majority_class') or ['?'])})"
+            rows.append([Cell(ds, ""), Cell(label, "muted"), Cell(name, ""), Cell(f"{m['n']:,}")]
+                        + [Cell(fmt(metric(m, k)), "muted") for k in OVERALL_METRICS])
+    if ref:
+        vals = ref.get("metrics") or {}
+        rows.append([Cell(ds, ""), Cell(f"{ref['name']} (published: {ref['source']})", "muted"),
+                     Cell(str(ref.get("split", "test")).capitalize(), ""), Cell(NDASH)]
+                    + [Cell(fmt(vals.get(k)), "muted") for k in OVERALL_METRICS])
+    return rows
+
+
+def positive_class_metrics(runs: Sequence) -> Table:
+    """Two-class runs: the positive class's sensitivity, specificity, PPV, NPV and AUROC, each
+    with its plain-bootstrap interval (metrics.json ``intervals``), accuracy with Wilson too."""
+    t = Table("tab-positive-class", "Positive-class metrics of two-class runs at the argmax "
+              "threshold, with percentile-bootstrap intervals (plain resampling, not stratified) "
+              "and the Wilson interval for accuracy.",
+              ["Dataset", "Model", "Data", "n", "Positive class", "Sensitivity", "Specificity",
+               "PPV", "NPV", "AUROC", "Accuracy", "Accuracy (Wilson)"])
+    for r in runs:
+        for key, name in (("test", "Test"), ("oof", "Out-of-fold")):
+            doc = r.metrics.get(key) or {}
+            b = doc.get("binary")
+            if not b:
+                continue
+            iv = ((r.metrics.get("intervals") or {}).get(key) or {}).get("metrics") or {}
+
+            def cell(metric_key: str, value: Any, iv: Mapping = iv) -> Cell:
+                i = iv.get(metric_key) or {}
+                return Cell(f"{fmt(value)} {fmt_interval(i.get('low'), i.get('high'))}")
+
+            acc = iv.get("accuracy") or {}
+            wilson = acc.get("wilson") or {}
+            t.rows.append([Cell(r.dataset, ""), Cell(r.label, ""), Cell(name, ""),
+                           Cell(f"{doc['n']:,}"), Cell(b["positive_class"], "")]
+                          + [cell(k, b.get(k)) for k in ("sensitivity", "specificity", "ppv", "npv",
+                                                         "auroc")]
+                          + [cell("accuracy", doc.get("accuracy")),
+                             Cell(fmt_interval(wilson.get("low"), wilson.get("high")))])
+    if t.rows:
+        level = next((((r.metrics.get("intervals") or {}).get("oof") or {}).get("level")
+                      for r in runs if r.metrics.get("intervals")), None)
+        if level:
+            t.note = f"Intervals at {level:.0%}."
+    return t
 
 
 def _n(r, split: str) -> str:

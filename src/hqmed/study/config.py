@@ -51,6 +51,15 @@ def _check_name(v: str) -> str:
     return v
 
 
+class ReferenceSpec(_Section):
+    """A published result for a dataset, shown as a row beside the study's runs."""
+
+    name: str  # e.g. "ResNet-18 (28)"
+    source: str  # where the numbers come from, e.g. "MedMNIST v2, Yang et al., Sci Data 2023, Table 2"
+    split: str = "test"
+    metrics: dict[str, float]  # hqmed metric names: accuracy, auroc_macro, ...
+
+
 class DatasetSpec(_Section):
     """One dataset: a name (folder under runs/) and the ``data`` section merged into the base."""
 
@@ -58,6 +67,7 @@ class DatasetSpec(_Section):
     data: dict[str, Any] = Field(default_factory=dict)  # merged into base.data (source, params, ...)
     overrides: dict[str, Any] = Field(default_factory=dict)  # merged into the whole experiment
     synthetic: bool | None = None  # None: synthetic when data.source == "phantoms"
+    reference: ReferenceSpec | None = None  # published result shown beside the runs
 
     _name = field_validator("name")(_check_name)
 
@@ -147,7 +157,9 @@ class ExternalSpec(_Section):
 class CostSpec(_Section):
     enabled: bool = True
     timing: bool = True  # False: counts only (params, FLOPs, circuit resources), no timings
-    repeats: int = Field(20, ge=1)  # latency repeats (median reported)
+    repeats: int = Field(20, ge=2)  # timed inference blocks (pairs, when two models are compared)
+    train_repeats: int = Field(10, ge=2)  # timed training steps (pairs, when compared)
+    threads: int | None = Field(1, ge=1)  # torch threads pinned while timing (None: unpinned)
     datasets: list[str] | None = None  # dataset whose input shape is used (None: the first)
     qubits: str | None = None  # e.g. "4:16:2": simulated-cost curve of the quantum layer vs n (report plot)
     qubits_batch: int = Field(32, ge=1)  # batch of the timed calls of that curve

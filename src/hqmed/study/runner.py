@@ -41,7 +41,13 @@ import yaml
 from hqmed.data.phantoms import generate_phantom_dataset
 from hqmed.errors import DataNotFoundError, HqmedError
 from hqmed.eval.compare import compare_runs
-from hqmed.eval.cost import measure_cost, quantum_layers
+from hqmed.eval.cost import (
+    compare_timing,
+    describe_ratio,
+    load_average,
+    measure_cost,
+    quantum_layers,
+)
 from hqmed.eval.cost_curve import qubit_cost_curve
 from hqmed.eval.external import external_summary
 from hqmed.models import create_model
@@ -94,6 +100,7 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
         "started": _now(), "finished": None,
         "statistics": cfg.statistics.model_dump(), "runs": [], "comparisons": [], "skipped": [],
         "cost": None, "external": [], "search": None,
+        "references": {d.name: d.reference.model_dump() for d in cfg.datasets if d.reference},
     }
     _write_meta(out, meta)
     say(f"study '{cfg.name}': {len(runs)} runs over {len(cfg.datasets)} datasets -> {out}")
@@ -148,6 +155,8 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
         oof = res.metrics.get("oof") or {}
         say(f"{job.name}: OoF accuracy {oof.get('accuracy', float('nan')):.4f}, macro AUC "
             f"{(oof.get('auroc_macro') or float('nan')):.4f}")
+        for line in run_summary_lines(res.metrics):
+            say(f"{job.name}: {line}")
         meta["runs"].append(entry)
     _write_meta(out, meta)
 
@@ -204,22 +213,101 @@ def _comparisons(cfg: StudyConfig, out: Path, finished: dict, say: Progress) -> 
     return docs
 
 
+def _cost_model(r: dict, res: RunResult):
+    conf = r["config"]
+    shape = RunDir(res.path).input_shape()
+    return create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
+                        drop_rate=conf.model.drop_rate, **conf.model.kwargs), shape
+
+
+def run_summary_lines(metrics: dict) -> list[str]:
+    """CLI lines for a finished run: its positive class (two-class data) and how it compares with
+    always predicting the majority class, flagged when it does not clearly beat it."""
+    lines = []
+    for key, name in (("oof", "OoF"), ("test", "test")):
+        doc, base = metrics.get(key) or {}, (metrics.get("baselines") or {}).get(key)
+        b = doc.get("binary")
+        if b:
+            lines.append(f"{name} positive class '{b['positive_class']}': sensitivity "
+                         f"{_num(b['sensitivity'])}, specificity {_num(b['specificity'])}, PPV "
+                         f"{_num(b['ppv'])}, NPV {_num(b['npv'])}, AUROC {_num(b['auroc'])}")
+        if doc.get("never_predicted"):
+            lines.append(f"{name}: never predicts {', '.join(doc['never_predicted'])}")
+        if base:
+            m = base["metrics"]
+            verdict = ("" if base["clearly_beats_majority"] else
+                       " -- WARNING: does not clearly beat it (99% Wilson interval of the accuracy "
+                       "reaches the baseline)")
+            lines.append(f"{name} majority-class baseline (always "
+                         f"{' / '.join(m['majority_class'])}): accuracy {_num(m['accuracy'])}"
+                         f"{verdict}")
+    return lines
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _paired_costs(cfg: StudyConfig, runs: list[dict], finished: dict, wanted: list[str],
+                  say: Progress) -> list[dict]:
+    """Every declared comparison on a cost dataset, timed interleaved (B against A)."""
+    by_key = {(r["dataset"], r["model"]): r for r in runs}
+    pairs = []
+    for c in all_comparisons(cfg):
+        for ds in wanted:
+            ra, rb = by_key.get((ds, c["a"])), by_key.get((ds, c["b"]))
+            a, b = finished.get((ds, c["a"])), finished.get((ds, c["b"]))
+            if a is None or b is None or any(p["a"] == a.label and p["b"] == b.label for p in pairs):
+                continue
+            (ma, shape), (mb, _) = _cost_model(ra, a), _cost_model(rb, b)
+            t = compare_timing(ma, mb, shape, num_classes=len(a.class_names),
+                               train_batch_size=ra["config"].batch_size,
+                               repeats=cfg.cost.repeats, train_repeats=cfg.cost.train_repeats,
+                               threads=cfg.cost.threads)
+            pairs.append({"dataset": ds, "a": a.label, "b": b.label, **t})
+            say(f"cost {b.label} against {a.label} (interleaved, {t['threads']} thread(s), load "
+                f"{t['inference']['load_average_before']}): inference "
+                f"{describe_ratio(t['inference'])}; training step {describe_ratio(t['train_step'])}")
+    return pairs
+
+
 def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Progress) -> str:
-    """Table 8 per model (first or chosen dataset's input shape), plus the run's own timings."""
+    """Table 8 per model (first or chosen dataset's input shape), plus the run's own timings.
+
+    Timings are paired: each declared comparison's two models are timed interleaved
+    (:func:`hqmed.eval.cost.compare_timing`); a model's latency and training-step rows are the
+    medians of its first such pair, and B's column gets the ratio B / A with its spread (or "no
+    measurable difference"). A model in no comparison is timed alone (pinned threads, warm-up).
+    """
     wanted = cfg.cost.datasets or [cfg.datasets[0].name]
+    pairs = _paired_costs(cfg, runs, finished, wanted, say) if cfg.cost.timing else []
+    paired_ms: dict[str, dict] = {}
+    for p in pairs:
+        for side, label in (("a", p["a"]), ("b", p["b"])):
+            paired_ms.setdefault(label, {"latency_ms": p["inference"][f"{side}_ms"]["median"],
+                                         "train_step_ms": p["train_step"][f"{side}_ms"]["median"]})
     doc: dict[str, dict] = {}
-    raw: dict[str, dict] = {}
+    raw: dict[str, Any] = {}
     for r in runs:
         res = finished.get((r["dataset"], r["model"]))
         if res is None or r["dataset"] not in wanted or res.label in doc:
             continue
-        conf = r["config"]
-        shape = RunDir(res.path).input_shape()
-        model = create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
-                             drop_rate=conf.model.drop_rate, **conf.model.kwargs)
-        c = measure_cost(model, shape, repeats=cfg.cost.repeats, timing=cfg.cost.timing,
-                         train_batch_size=conf.batch_size, train_repeats=3)
-        flat = flatten_cost(c)
+        model, shape = _cost_model(r, res)
+        c = measure_cost(model, shape, repeats=cfg.cost.repeats,
+                         timing=cfg.cost.timing and res.label not in paired_ms,
+                         train_batch_size=r["config"].batch_size, train_repeats=3,
+                         threads=cfg.cost.threads)
+        flat = flatten_cost(c) | paired_ms.get(res.label, {})
+        for p in pairs:
+            if p["b"] == res.label:
+                flat[f"inference time vs {p['a']}"] = describe_ratio(p["inference"])
+                flat[f"training step time vs {p['a']}"] = describe_ratio(p["train_step"])
+        if cfg.cost.timing:
+            loads = [p["inference"]["load_average_before"] for p in pairs] or [
+                c.get("timing_load_average")]
+            flat["timing threads"] = cfg.cost.threads or "unpinned"
+            flat["timing load average (1, 5, 15 min)"] = ", ".join(
+                "/".join(f"{v:.1f}" for v in la) for la in loads if la) or "unknown"
         hist = res.history
         if not hist.empty and "seconds" in hist:
             flat["train_epoch_s"] = float(hist.groupby("fold")["seconds"].mean().mean())
@@ -229,7 +317,8 @@ def _cost(cfg: StudyConfig, out: Path, runs: list[dict], finished: dict, say: Pr
         say(f"cost {res.label}: {flat['trainable_params']:,} params"
             + (f", {lat:.2f} ms per image" if lat is not None else ""))
     atomic_write_json(out / "cost.json", doc)
-    atomic_write_json(out / "cost_raw.json", raw)
+    atomic_write_json(out / "cost_raw.json", raw | {"paired_timings": pairs,
+                                                    "load_average_end": load_average()})
     return "cost.json"
 
 
