@@ -64,3 +64,21 @@ def test_a_run_that_does_not_clearly_beat_the_majority_is_flagged():
     assert not useless.metrics["baselines"]["oof"]["clearly_beats_majority"]
     warnings = checks.below_majority([good, useless])
     assert len(warnings) == 1 and "useless does not clearly beat the majority-class" in warnings[0]
+
+
+def test_a_class_never_predicted_in_one_fold_is_reported_in_cli_and_report():
+    from hqmed.train.runner import run_summary_lines
+
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.2, 0.8], [0.1, 0.9]])
+    fold0 = classification_metrics(y[:4], p[:4], NAMES)  # fold 0 never predicts "benign"
+    fold1 = classification_metrics(y[4:], p[4:], NAMES)
+    pooled = classification_metrics(y, p, NAMES)
+    assert fold0["never_predicted"] == ["benign"] and pooled["never_predicted"] == []
+    metrics = {"per_fold": [fold0, fold1], "oof": pooled}
+    assert "fold 0: never predicts benign" in run_summary_lines(metrics)
+    run = SimpleNamespace(dataset="breast", label="m", metrics=metrics, class_names=NAMES,
+                          scores=lambda split: (y, p) if split == "val" else None,
+                          confusion=lambda split: np.array([[2, 1], [1, 2]]))
+    (line,) = checks.never_predicted([run])
+    assert "fold 0 (benign)" in line

@@ -11,7 +11,7 @@ from hqmed.commands._common import add_progress_argument
 from hqmed.train.config import load_config
 from hqmed.train.executor import Job, run_jobs, unit_config
 from hqmed.train.rundir import RunDir
-from hqmed.train.runner import run_experiment
+from hqmed.train.runner import run_experiment, run_summary_lines
 
 HELP = "train a model with the holdout protocol (train/val/test) into a resumable run directory"
 
@@ -64,7 +64,7 @@ def format_metrics(metrics: dict, title: str = "") -> str:
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
     if metrics.get("test_method"):
         lines.append(f"test: {metrics['test_method']}")
-    return "\n".join(lines)
+    return "\n".join(lines + run_summary_lines(metrics))
 
 
 def run_protocol(args: argparse.Namespace, forced: list[str]) -> int:

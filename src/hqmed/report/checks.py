@@ -103,6 +103,11 @@ def never_predicted(runs: Sequence) -> list[str]:
                        f"{len(r.class_names)} classes on the {split_label(split, int(cm.sum()))}: "
                        f"{', '.join(missing)}. Their recall is 0, and their precision counts as 0 "
                        "in the macro averages (scikit-learn's zero_division=0).")
+        folds = [f"fold {i} ({', '.join(f['never_predicted'])})"
+                 for i, f in enumerate(r.metrics.get("per_fold") or []) if f.get("never_predicted")]
+        if folds:
+            out.append(f"{r.dataset} · {r.label}: classes never predicted within single validation "
+                       f"folds: {'; '.join(folds)}.")
     return out
 
 

@@ -361,10 +361,12 @@ def classwise_ci(c: Mapping[str, Any], class_names: Sequence[str],
     """
     ci = c.get("ci") or {}
     level = ci.get("level")
+    method = (ci.get("a") or {}).get("method") or "stratified percentile bootstrap"
     t = Table(table_id, f"{comparison_title(c)}. Class-wise precision, recall and F1 with "
-              f"{fmt(level, 2) if level else ''} percentile-bootstrap confidence intervals [lo, hi] "
+              f"{fmt(level, 2) if level else ''} confidence intervals [lo, hi] by {method} "
               f"(mirrors LiteSpineNet Table 5), on the {split_label(ci.get('split', '?'), _n_of(c))}"
-              ". A cell with no interval is undefined (e.g. precision of a class never predicted).",
+              ". A class never predicted has precision 0 (scikit-learn's convention); a cell with "
+              "no interval is undefined (the class is neither present nor predicted).",
               ["Class (positives)"] + [f"{side} {name}" for side in ("A", "B")
                                        for name in ("precision", "recall", "F1")])
     if not ci:

@@ -60,6 +60,7 @@ from hqmed.train.config import parse_config
 from hqmed.train.executor import Job, executor_session, run_jobs
 from hqmed.train.prepare import load_datasets
 from hqmed.train.rundir import RunDir
+from hqmed.train.runner import run_summary_lines
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
 from hqmed.utils.runtime import environment_info
 
@@ -218,34 +219,6 @@ def _cost_model(r: dict, res: RunResult):
     shape = RunDir(res.path).input_shape()
     return create_model(conf.model.name, num_classes=len(res.class_names), in_chans=shape[0],
                         drop_rate=conf.model.drop_rate, **conf.model.kwargs), shape
-
-
-def run_summary_lines(metrics: dict) -> list[str]:
-    """CLI lines for a finished run: its positive class (two-class data) and how it compares with
-    always predicting the majority class, flagged when it does not clearly beat it."""
-    lines = []
-    for key, name in (("oof", "OoF"), ("test", "test")):
-        doc, base = metrics.get(key) or {}, (metrics.get("baselines") or {}).get(key)
-        b = doc.get("binary")
-        if b:
-            lines.append(f"{name} positive class '{b['positive_class']}': sensitivity "
-                         f"{_num(b['sensitivity'])}, specificity {_num(b['specificity'])}, PPV "
-                         f"{_num(b['ppv'])}, NPV {_num(b['npv'])}, AUROC {_num(b['auroc'])}")
-        if doc.get("never_predicted"):
-            lines.append(f"{name}: never predicts {', '.join(doc['never_predicted'])}")
-        if base:
-            m = base["metrics"]
-            verdict = ("" if base["clearly_beats_majority"] else
-                       " -- WARNING: does not clearly beat it (99% Wilson interval of the accuracy "
-                       "reaches the baseline)")
-            lines.append(f"{name} majority-class baseline (always "
-                         f"{' / '.join(m['majority_class'])}): accuracy {_num(m['accuracy'])}"
-                         f"{verdict}")
-    return lines
-
-
-def _num(v) -> str:
-    return "-" if v is None else f"{v:.4f}"
 
 
 def _paired_costs(cfg: StudyConfig, runs: list[dict], finished: dict, wanted: list[str],

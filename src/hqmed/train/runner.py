@@ -61,7 +61,7 @@ from hqmed.train.rundir import RunDir, prediction_frame, prob_columns, split_sco
 from hqmed.train.trainer import Trainer, fold_seed
 from hqmed.utils.runtime import torch_threads
 
-__all__ = ["ExperimentData", "finish_run", "load_experiment_data", "make_splits", "prepare_run",
+__all__ = ["ExperimentData", "finish_run", "run_summary_lines", "load_experiment_data", "make_splits", "prepare_run",
            "run_experiment", "run_unit"]
 
 log = logging.getLogger(__name__)
@@ -357,6 +357,35 @@ def _baseline(y_true: np.ndarray, scores: np.ndarray, majority: np.ndarray, clas
     return {"metrics": base, "accuracy_minus_majority": acc - base["accuracy"],
             "beats_majority": bool(acc > base["accuracy"]),
             "clearly_beats_majority": bool(low > base["accuracy"])}
+
+
+def run_summary_lines(metrics: dict) -> list[str]:
+    """CLI lines for a finished run: its positive class (two-class data) and how it compares with
+    always predicting the majority class, flagged when it does not clearly beat it."""
+    lines = [f"fold {i}: never predicts {', '.join(f['never_predicted'])}"
+             for i, f in enumerate(metrics.get("per_fold") or []) if f.get("never_predicted")]
+    for key, name in (("oof", "OoF"), ("test", "test")):
+        doc, base = metrics.get(key) or {}, (metrics.get("baselines") or {}).get(key)
+        b = doc.get("binary")
+        if b:
+            lines.append(f"{name} positive class '{b['positive_class']}': sensitivity "
+                         f"{_num(b['sensitivity'])}, specificity {_num(b['specificity'])}, PPV "
+                         f"{_num(b['ppv'])}, NPV {_num(b['npv'])}, AUROC {_num(b['auroc'])}")
+        if doc.get("never_predicted"):
+            lines.append(f"{name}: never predicts {', '.join(doc['never_predicted'])}")
+        if base:
+            m = base["metrics"]
+            verdict = ("" if base["clearly_beats_majority"] else
+                       " -- WARNING: does not clearly beat it (99% Wilson interval of the accuracy "
+                       "reaches the baseline)")
+            lines.append(f"{name} majority-class baseline (always "
+                         f"{' / '.join(m['majority_class'])}): accuracy {_num(m['accuracy'])}"
+                         f"{verdict}")
+    return lines
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
 
 
 def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str],
