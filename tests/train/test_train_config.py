@@ -67,18 +67,29 @@ def test_overrides_index_into_lists():
     (MINIMAL, ["protocol.val_fraction=0.6", "protocol.test_fraction=0.5"], r"val_fraction \+ test_fraction must be < 1"),
     ("data: {source: medmnist}\n", [], r"key 'model' is required"),
     (MINIMAL, ["model=lcnet"], r"key 'model': expected a valid dictionary"),
-    (MINIMAL, ["optim.lr"], r"override 'optim\.lr': expected KEY=VALUE"),
+    (MINIMAL, ["optim.lr"], r"--set 'optim\.lr': expected KEY=VALUE"),
     (MINIMAL, ["epochs.x=1"], r"key 'epochs': expected a valid integer; got \{'x': 1\}"),
     (MINIMAL, ["augmentation.crop_scale=[0.9, 0.5]"], r"key 'augmentation': augmentation\.crop_scale: expected 0 < lo <= hi <= 1; got \(0\.9, 0\.5\)"),
     (MINIMAL, ["augmentation.crop_ratio=[0, 1]"], r"key 'augmentation': augmentation\.crop_ratio: expected 0 < lo <= hi; got \(0\.0, 1\.0\)"),
-    (MINIMAL, ["data.source.x=1"], r"override 'data\.source\.x=1': expected 'data\.source' to be a section; got 'medmnist'"),
+    (MINIMAL, ["data.source.x=1"], r"--set 'data\.source\.x=1': expected 'data\.source' to be a section; got 'medmnist'"),
 ])
 def test_errors_name_file_key_expected_and_got(tmp_path, text, overrides, pattern):
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError, match=pattern) as info:
         load_config(path, overrides)
-    if "override" not in pattern:
-        assert str(path) in str(info.value)
+    message = str(info.value)
+    # the file when the YAML is wrong, the flag and its value when a --set is
+    assert (str(path) in message) != any(f"--set {o}" in message or f"--set '{o}'" in message
+                                         for o in overrides)
+
+
+def test_a_set_mistake_names_the_flag_and_its_value_not_the_file(tmp_path):
+    path = _write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["optim.lrr=0.1"])
+    message = str(info.value)
+    assert message.startswith("--set optim.lrr=0.1: unknown key 'optim.lrr'; expected one of [")
+    assert str(path) not in message
 
 
 def test_missing_and_invalid_files(tmp_path):

@@ -267,21 +267,33 @@ def _allowed_keys(loc: tuple) -> list[str]:
     return sorted(getattr(model, "model_fields", {}))
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _override_for(key: str, overrides: list[str] | None) -> str | None:
+    """The ``--set`` item that set ``key`` (or a section of it, or a key inside it), if any."""
+    for item in reversed(overrides or []):
+        k = item.split("=", 1)[0].strip()
+        if k == key or key.startswith(k + ".") or k.startswith(key + "."):
+            return item
+    return None
+
+
+def _format_errors(exc: ValidationError, source: str, overrides: list[str] | None = None) -> str:
+    """One line per error, naming the file -- or the ``--set KEY=VALUE`` that caused it."""
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"])
         key = ".".join(str(p) for p in loc) or "<top level>"
         got = err.get("input")
+        item = _override_for(key, overrides)
+        source_here = f"--set {item}" if item is not None else source
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
-            lines.append(f"{source}: unknown key '{key}'; expected one of {allowed}")
+            lines.append(f"{source_here}: unknown key '{key}'; expected one of {allowed}")
         elif err["type"] == "missing":
-            lines.append(f"{source}: key '{key}' is required; got nothing")
+            lines.append(f"{source_here}: key '{key}' is required; got nothing")
         elif err["type"] == "value_error":
-            lines.append(f"{source}: key '{key}': {_describe_expected(err)}")
+            lines.append(f"{source_here}: key '{key}': {_describe_expected(err)}")
         else:
-            lines.append(f"{source}: key '{key}': expected {_describe_expected(err)}; got {got!r}")
+            lines.append(f"{source_here}: key '{key}': expected {_describe_expected(err)}; got {got!r}")
     return "\n".join(lines)
 
 
@@ -301,11 +313,11 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
     out = _deepcopy(raw)
     for item in overrides or []:
         if "=" not in item:
-            raise ConfigError(f"override '{item}': expected KEY=VALUE (e.g. optim.lr=1e-4); got no '='")
+            raise ConfigError(f"--set '{item}': expected KEY=VALUE (e.g. optim.lr=1e-4); got no '='")
         key, text = item.split("=", 1)
         parts = [p for p in key.strip().split(".")]
         if not all(parts):
-            raise ConfigError(f"override '{item}': expected a dotted key like optim.lr; got '{key}'")
+            raise ConfigError(f"--set '{item}': expected a dotted key like optim.lr; got '{key}'")
         node: Any = out
         for i, part in enumerate(parts):
             slot = _slot(node, part, item, ".".join(parts[:i]))
@@ -318,7 +330,7 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
             if not isinstance(child, (dict, list)):
                 prefix = ".".join(parts[: i + 1])
                 raise ConfigError(
-                    f"override '{item}': expected '{prefix}' to be a section; got {child!r}"
+                    f"--set '{item}': expected '{prefix}' to be a section; got {child!r}"
                 )
             node = child
     return out
@@ -329,7 +341,7 @@ def _slot(node: dict | list, part: str, item: str, prefix: str) -> str | int:
     if not isinstance(node, list):
         return part
     if not part.isdigit() or int(part) >= len(node):
-        raise ConfigError(f"override '{item}': expected an index 0..{len(node) - 1} into the list "
+        raise ConfigError(f"--set '{item}': expected an index 0..{len(node) - 1} into the list "
                           f"'{prefix}'; got '{part}'")
     return int(part)
 
@@ -350,7 +362,7 @@ def parse_config(raw: Any, overrides: list[str] | None = None, source: str = "<c
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(_format_errors(exc, source, overrides)) from None
 
 
 def read_yaml(path: str | os.PathLike, what: str = "config file") -> Any:
