@@ -97,8 +97,19 @@ def test_corrupt_file_md5_mismatch(mm_root, tmp_path):
     shutil.copy(mm_root / "pneumoniamnist.npz", p)
     with open(p, "ab") as fh:
         fh.write(b"x")
-    with pytest.raises(DataError, match="expected MD5 28209eda62fecd6e6a2d98b1501bb15f.*got [0-9a-f]{32}"):
+    with pytest.raises(DataError, match="expected MD5 28209eda62fecd6e6a2d98b1501bb15f.*got [0-9a-f]{32}"
+                       ) as info:
         load_medmnist("pneumoniamnist", root=tmp_path, download=False)
+    assert "--set data.params.verify_md5=false" in str(info.value)  # the way out is named
+
+
+def test_missing_file_names_the_absolute_path_and_the_flag(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataNotFoundError) as info:
+        load_medmnist("pneumoniamnist", root="rel", download=False)
+    message = str(info.value)
+    assert str((tmp_path / "rel" / "pneumoniamnist.npz").resolve()) in message
+    assert "--data-root DIR (config: data.data_root)" in message
 
 
 def test_chestmnist_multilabel_refused(tmp_path):

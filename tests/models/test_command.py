@@ -11,6 +11,7 @@ def test_list_shows_counts(capsys):
     assert "lcnet_100 " in out and "2,952,520" in out
     assert "lcnet_150 " in out and "4,499,832" in out
     assert "litespinenet" not in out
+    assert "reference: the trainable-parameter count published for the model" in out
 
 
 def test_list_all_names(capsys):

@@ -166,11 +166,14 @@ def fetch_medmnist(flag: str, size: int = 28, root: str | os.PathLike | None = N
         if verify_md5:
             got = _cached_md5(path)
             if got != md5:
-                raise DataError(f"{path}: expected MD5 {md5} (medmnist 3.0.2 INFO); got {got}. The file is "
-                                f"corrupt or a different version: delete it and download it again from {url}")
+                raise DataError(f"{path.resolve()}: expected MD5 {md5} (medmnist 3.0.2 INFO); got {got}. The "
+                                f"file is corrupt or a different version: delete it and download it again "
+                                f"from {url}, or, to use it anyway, set data.params.verify_md5: false "
+                                "(--set data.params.verify_md5=false)")
         return path
-    hint = (f"MedMNIST file {fname} is missing: expected it at {path} (md5 {md5}). Download it from {url} "
-            f"and put it there, or pass root=/--data-root (or set $HQMED_DATA) to the folder that holds it")
+    hint = (f"MedMNIST file {fname} is missing: expected it at {path.resolve()} (md5 {md5}). Download "
+            f"it from {url} and put it there, or pass --data-root DIR (config: data.data_root) naming "
+            f"the folder that holds {fname}; a relative data.params.root is joined onto it")
     if not download:
         raise DataNotFoundError(hint + " (download=False)")
 
