@@ -46,6 +46,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from hqmed.data.splits import holdout_split, stratified_kfold
 from hqmed.errors import ConfigError, DataError
 from hqmed.eval.metrics import classification_metrics, summarize_folds
+from hqmed.eval.statistics import bootstrap_overall_ci, wilson_interval
 from hqmed.train.config import ExperimentConfig
 from hqmed.train.prepare import (
     balance,
@@ -347,8 +348,6 @@ def _baseline(y_true: np.ndarray, scores: np.ndarray, majority: np.ndarray, clas
     ``beats_majority``: the model's accuracy is above the baseline's; ``clearly_beats_majority``:
     the lower end of its 99% Wilson interval is (so chance alone does not explain the gap).
     """
-    from hqmed.eval.statistics import wilson_interval
-
     k = len(class_names)
     base = classification_metrics(y_true, np.eye(k)[majority], class_names, positive_class=pos)
     base["majority_class"] = [class_names[c] for c in np.unique(majority)]
@@ -390,8 +389,6 @@ def _num(v) -> str:
 
 def _metrics(preds: pd.DataFrame, infos: list[dict], class_names: list[str],
              input_shape: tuple[int, ...], pos: int | None = None) -> dict:
-    from hqmed.eval.statistics import bootstrap_overall_ci
-
     cols = prob_columns(preds)
 
     def metrics_of(df: pd.DataFrame) -> dict:
