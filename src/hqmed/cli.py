@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "serve": "hqmed.commands.serve",
     "cost": "hqmed.commands.cost",
     "study": "hqmed.commands.study",
+    "diagnose": "hqmed.commands.diagnose",
     "phantoms": "hqmed.commands.phantoms",
     "models": "hqmed.commands.models",
 }

@@ -105,6 +105,8 @@ DEMO_CUT_DOWN = [
     "base.data.params.radiograph_size=[128,96]", "base.protocol.folds=2", "statistics.n_boot=20",
     "external.0.phantoms.n_images=6", "external.0.phantoms.image_size=[128,96]",
     "external.0.data.params.image_size=32", "cost.timing=false",
+    "diagnostics.qubits=[2,3]", "diagnostics.layers=[1]", "diagnostics.inits=3",
+    "diagnostics.inputs=8", "diagnostics.pairs=20", "diagnostics.max_samples=16",
 ]
 
 

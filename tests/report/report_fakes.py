@@ -83,8 +83,8 @@ DERMA = ["akiec", "bcc", "bkl", "mel", "nv"]
 
 def make_study(root: Path, synthetic: bool = True) -> Path:
     """A study directory with a spine pair, a 2-width LCNet sweep, cost, external and a skip."""
-    from hqmed.report.results import load_run
     from hqmed.eval import compare_runs
+    from hqmed.report.results import load_run
 
     runs = [("phantoms", "litespinenet", SPINE, 1.6, None, None),
             ("phantoms", "hq_litespinenet", SPINE, 1.4, None, None),
@@ -130,6 +130,20 @@ def make_study(root: Path, synthetic: bool = True) -> Path:
                                        "summary": s["per_class"]})
         meta["external"].append(rel)
     meta["search"] = fake_search()
+    # a real (tiny) diagnostics document of the hybrid's kind: a 3-qubit block behind an input
+    import torch
+
+    from hqmed.eval.trainability import diagnose_model
+    from hqmed.quantum import QuantumLayer
+
+    block = torch.nn.Sequential(QuantumLayer(3, 1))
+    blocks = diagnose_model(block, batches=[torch.rand(16, 3)], n_inits=3, n_inputs=8,
+                            qubits=(2, 3), layers=(1,), expressibility_pairs=20)
+    rel = "diagnostics/phantoms/hq_litespinenet.json"
+    atomic_write_json(root / rel, {"target": "runs/phantoms/hq_litespinenet", "fold": 0,
+                                   "source": "fake", "blocks": blocks})
+    meta["diagnostics"] = [{"dataset": "phantoms", "model": "hq_litespinenet",
+                            "label": "hq_litespinenet", "path": rel}]
     atomic_write_json(root / "study.json", meta)
     return root
 

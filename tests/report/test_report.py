@@ -27,7 +27,8 @@ def test_report_file_exists_with_every_section(report):
     for sid, _ in SECTIONS:
         assert f'id="{sid}"' in text, sid
     for tid in ("tab-overall", "tab-ttest", "tab-mcnemar", "tab-ci", "tab-dca", "tab-external",
-                "tab-cost", "tab-sweep-auc", "tab-sweep-acc", "tab-per-class", "tab-per-fold"):
+                "tab-cost", "tab-sweep-auc", "tab-sweep-acc", "tab-per-class", "tab-per-fold",
+                "tab-quantum-random", "tab-quantum-trained", "fig-barren-plateau"):
         assert f'id="{tid}"' in text, tid
     assert 'id="synthetic-banner"' in text
     assert "dermamnist" in text and "offline" in text  # skipped dataset and why
@@ -46,8 +47,8 @@ def test_every_figure_decodes_as_png(report):
     _, text = report
     blobs = IMG_RE.findall(text)
     # 6 runs x (confusion, roc) + per dataset (curves, reliability, per-fold) x2 + dca x3 + sweep x2
-    # + search sensitivity x2
-    assert len(blobs) == 6 * 2 + 3 * 2 + 3 + 2 + 2
+    # + search sensitivity x2 + the barren-plateau plot of "Inside the quantum block"
+    assert len(blobs) == 6 * 2 + 3 * 2 + 3 + 2 + 2 + 1
     assert len(blobs) == text.count("<img")
     for b in blobs:
         raw = base64.b64decode(b, validate=True)

@@ -28,6 +28,8 @@ TINY = {
                   "data": {"source": "folder", "params": {"root": "{out}/data/ph/test_images",
                                                           "labelled": False, "image_size": 32}}}],
     "cost": {"enabled": True, "timing": False},
+    "diagnostics": {"enabled": True, "qubits": [2, 3], "layers": [1], "inits": 3, "inputs": 8,
+                    "pairs": 20, "max_samples": 16},
 }
 
 
@@ -42,3 +44,21 @@ def test_tiny_phantom_study_end_to_end(tmp_path, quick_report):
     assert cost["litespinenet"]["input_shape"] == "3x32x32"
     ext = json.loads((tmp_path / meta["external"][1]).read_text())
     assert sum(r["count"] for r in ext["summary"]) == ext["n"] > 0
+
+
+@pytest.mark.slow
+def test_tiny_study_diagnoses_its_hybrid_and_reports_it(tmp_path, quick_report):
+    from hqmed.report.html import render
+    from hqmed.report.results import load_study
+
+    run_study(parse_study(TINY), tmp_path)
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert [d["model"] for d in meta["diagnostics"]] == ["hq_litespinenet"]  # the classical has none
+    doc = json.loads((tmp_path / meta["diagnostics"][0]["path"]).read_text())
+    block = doc["blocks"][0]
+    assert block["n_qubits"] == 7 and block["data"]["n_samples"] == 16
+    page = render(load_study(tmp_path))
+    section = page[page.index('<section id="quantum-block">'):]
+    section = section[:section.index("</section>")]
+    assert 'id="tab-quantum-random"' in section and 'id="tab-quantum-trained"' in section
+    assert 'id="fig-barren-plateau"' in section and "7-qubit block" in section

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
+import yaml
+
+from hqmed.errors import ConfigError
 from hqmed.utils.io import atomic_write_json
 
 
@@ -49,3 +53,18 @@ def add_progress_argument(parser: argparse.ArgumentParser) -> None:
                         help="training progress: on a terminal a bar per run (epochs, ETA, last "
                              "validation metrics), elsewhere one line per finished epoch "
                              "(default); --no-progress prints neither")
+
+
+def parse_model_options(items: list[str]) -> dict[str, Any]:
+    """``-o KEY=VALUE`` model options (VALUE read as YAML) -> keyword arguments of create_model."""
+    opts: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option: expected KEY=VALUE; got {item!r}")
+        try:
+            opts[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--option {item!r}: expected VALUE in YAML; got a parse error "
+                              f"({str(exc).splitlines()[0]})") from None
+    return opts

@@ -21,6 +21,7 @@ from hqmed.errors import DataError
 from hqmed.eval import statistics
 from hqmed.eval.compare import compare_runs, paired_scores
 from hqmed.report.results import load_run
+from hqmed.study.diagnostics import lag_hint
 from hqmed.train.rundir import RunDir
 from hqmed.utils.io import atomic_write_json
 
@@ -152,4 +153,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_comparison(doc))
     print(f"written: {out}", file=sys.stderr if args.json else sys.stdout)
+    hint = lag_hint(args.run_a, args.run_b)
+    if hint:
+        print(hint, file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from hqmed.errors import ConfigError
+from hqmed.commands._common import parse_model_options
 from hqmed.eval.cost import QPUTiming, compare_timing, describe_ratio, measure_cost
 from hqmed.eval.cost_curve import model_quantum_layer, qubit_cost_curve
 from hqmed.models import create_model, model_default_cfg
@@ -76,16 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--qubits: seconds one call may take; larger n are skipped (default 20)")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="--qubits: also write the curve as a PNG figure")
-
-
-def _options(items: list[str]) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--option: expected KEY=VALUE; got {item!r}")
-        opts[key.strip()] = yaml.safe_load(value)
-    return opts
 
 
 def _fmt_int(v: Any) -> str:
@@ -192,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     h, w = args.input_size or tuple(cfg.get("input_size", (3, 224, 224)))[1:]
     device = auto_device(args.device)
     model = create_model(args.model, args.num_classes, in_chans=args.in_chans,
-                         **_options(args.option)).to(device)
+                         **parse_model_options(args.option)).to(device)
     qpu = QPUTiming(gate_1q_ns=args.gate_1q_ns, gate_2q_ns=args.gate_2q_ns,
                     readout_ns=args.readout_ns, shots=args.shots)
     if args.qubits is not None:
@@ -204,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     cost["model_name"] = args.model
     if args.vs is not None:
         other = create_model(args.vs, args.num_classes, in_chans=args.in_chans,
-                             **_options(args.option)).to(device)
+                             **parse_model_options(args.option)).to(device)
         cost["compared_with"] = {"a": args.vs, "b": args.model, **compare_timing(
             other, model, (args.in_chans, h, w), device=device, train_batch_size=args.batch_size,
             repeats=args.repeats, train_repeats=args.train_repeats, threads=args.threads)}

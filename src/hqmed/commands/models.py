@@ -11,8 +11,8 @@ import argparse
 from typing import Any
 
 import torch
-import yaml
 
+from hqmed.commands._common import parse_model_options
 from hqmed.errors import ConfigError
 from hqmed.models import count_parameters, create_model, is_model, list_models, model_default_cfg
 
@@ -29,16 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="square input size for the shape trace (default: default_cfg)")
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="model option, YAML value, e.g. -o head=gap -o stride_list=[1,1,2,2,2]")
-
-
-def _parse_options(items: list[str]) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--option: expected KEY=VALUE; got {item!r}")
-        opts[key.strip()] = yaml.safe_load(value)
-    return opts
 
 
 def _list(names: list[str], args: argparse.Namespace, opts: dict[str, Any]) -> int:
@@ -85,7 +75,7 @@ def _describe(name: str, args: argparse.Namespace, opts: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = _parse_options(args.option)
+    opts = parse_model_options(args.option)
     if args.name is not None and is_model(args.name):
         return _describe(args.name, args, opts)
     names = list_models(args.name)

@@ -123,33 +123,45 @@ class DeviceOptions:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
+INIT_KINDS = ("uniform", "normal", "identity")
+
+
 @dataclass(frozen=True)
 class WeightInit:
     """Initial circuit weights (radians).
 
     Attributes:
-        kind: ``"uniform"`` in ``[0, 2 pi)`` (qml.qnn.TorchLayer's default) or ``"normal"``
-            with mean 0 and standard deviation ``std`` (small angles: a circuit near the
-            identity rotations, a common remedy against barren plateaus).
+        kind: ``"uniform"`` in ``[0, 2 pi)`` (qml.qnn.TorchLayer's default), ``"normal"`` with
+            mean 0 and standard deviation ``std`` (small angles: a circuit near the identity
+            rotations, a common remedy against barren plateaus; Zhang et al. 2022) or
+            ``"identity"`` (every rotation at angle 0, the ``std -> 0`` limit of ``"normal"``:
+            Grant et al. 2019's identity-block idea on a fixed ansatz, which starts as its bare
+            CNOT network; an exact identity *block*, a circuit followed by its mirror image, would
+            need a mirrored ansatz that StronglyEntanglingLayers do not contain).
         std: standard deviation of ``"normal"``.
+
+    ``hqmed diagnose`` measures what each choice does to output concentration and gradients.
     """
 
     kind: str = "uniform"
     std: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.kind not in ("uniform", "normal"):
-            raise ConfigError(f"init: expected 'uniform' or 'normal'; got {self.kind!r}")
+        if self.kind not in INIT_KINDS:
+            raise ConfigError(f"init: expected one of {INIT_KINDS}; got {self.kind!r}")
         if not isinstance(self.std, (int, float)) or not self.std > 0 or not math.isfinite(self.std):
             raise ConfigError(f"init std: expected a number > 0; got {self.std!r}")
 
-    def apply(self, weights: torch.Tensor) -> None:
-        """Fill ``weights`` in place (uses torch's global generator, like ``nn.init``)."""
+    def apply(self, weights: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Fill ``weights`` in place (torch's global generator unless ``generator``, like
+        ``nn.init``: uniform draws exactly as ``nn.init.uniform_(w, 0, 2 pi)``)."""
         with torch.no_grad():
             if self.kind == "uniform":
-                weights.uniform_(0.0, 2 * math.pi)
+                weights.uniform_(0.0, 2 * math.pi, generator=generator)
+            elif self.kind == "normal":
+                weights.normal_(0.0, self.std, generator=generator)
             else:
-                weights.normal_(0.0, self.std)
+                weights.zero_()
 
 
 _TOP = ("embedding", "rotation", "ansatz", "backend", "diff_method")

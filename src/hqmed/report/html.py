@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hqmed.eval import calibration
+from hqmed.eval import calibration, trainability
 from hqmed.eval.metrics import auroc, roc_curves
 from hqmed.explain.report import where_models_look
 from hqmed.report import checks, plots, tables
@@ -43,6 +43,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("dca", "Decision-curve analysis (Table 6)"),
     ("external", "External validation (Table 7)"),
     ("cost", "Computational cost (Table 8)"),
+    ("quantum-block", "Inside the quantum block"),
     ("width-sweep", "LCNet width sweep (LCNet Tables 1–4)"),
     ("search", "Hyperparameter search and sensitivity"),
     ("per-class", "Per-class accuracy"),
@@ -532,6 +533,45 @@ def _cost(s: StudyResults, opt: ReportOptions) -> str:
                                "and QPU estimate (gate times and shots) against the number of qubits")])
     return _section("cost", tables.to_html(t) + curve, data="one image (batch 1) or one training batch, "
                     "measured on this machine; no data split.")
+
+
+@section("quantum-block")
+def _quantum_block(s: StudyResults, opt: ReportOptions) -> str:
+    """Each hybrid's quantum block: two tables, the barren-plateau plot, one sentence each."""
+    if not s.diagnostics:
+        return ""
+    curves, sentences, n_data = {}, [], set()
+    for d in s.diagnostics:
+        for b in d["doc"]["blocks"]:
+            bp = b["random_init"]["barren_plateau"]
+            curves[f"{d['label']} · {b['init']}"] = (bp["qubits"], bp["mean_square_by_qubits"])
+            sentences.append(f"<li><b>{html.escape(d['label'])}</b> "
+                             f"<span class='tag'>{html.escape(d['dataset'])}</span>"
+                             f"{html.escape(trainability.interpret(b))}</li>")
+            if b.get("data"):
+                n_data.add(f"{d['dataset']}: {b['data']['n_samples']} test images")
+    lags = []
+    for c in s.comparisons:
+        a, b = s.run(c["dataset"], c["a"]), s.run(c["dataset"], c["b"])
+        acc_a = tables.metric(a.metrics.get("oof"), "accuracy") if a else None
+        acc_b = tables.metric(b.metrics.get("oof"), "accuracy") if b else None
+        if acc_a is not None and acc_b is not None and float(acc_b) < float(acc_a) and any(
+                d["dataset"] == c["dataset"] and d["model"] == c["b"] for d in s.diagnostics):
+            lags.append(f"{c['label_b']} lags {c['label_a']} on {c['dataset']} (out-of-fold "
+                        f"accuracy {fmt(acc_b)} against {fmt(acc_a)})")
+    lead = ("; ".join(lags) + ": the numbers below say whether its quantum block starved the head "
+            "of signal.") if lags else ""
+    png = plots.barren_plateau(curves, "Gradient size against qubits at random initialisation")
+    body = (f'<ul class="glance">{"".join(sentences)}</ul>'
+            + "".join(tables.to_html(t) for t in tables.quantum_blocks(s.diagnostics) if t)
+            + _figs([_figure("fig-barren-plateau", png,
+                             "Mean square of the gradient of C = mean over inputs of ⟨Z₀⟩ with "
+                             "respect to the block's weights, over random initialisations of each "
+                             "block's ansatz and init scheme, at more qubits than the block has: a "
+                             "straight falling line on this log scale is a barren plateau.")]))
+    data = ("random inputs in [−π, π] at random initialisation; trained weights on "
+            + "; ".join(sorted(n_data)) if n_data else "random inputs in [−π, π] only")
+    return _section("quantum-block", body, lead, data=data)
 
 
 @section("width-sweep")

@@ -415,3 +415,20 @@ def sensitivity(values: Sequence[float], mean: Sequence[float], std: Sequence[fl
     ax.set_title(title)
     fig.tight_layout()
     return to_png(fig)
+
+
+@_styled
+def barren_plateau(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], title: str) -> PNG:
+    """Gradient mean square against qubits (log scale), one line per hybrid block."""
+    fig, ax = _subplots(figsize=(GRID_WIDTH_IN * 0.85, 3.6))
+    colors, styles = _colors(list(curves)), _styles(list(curves))
+    for label, (qubits, values) in curves.items():
+        v = np.maximum(np.asarray(values, dtype=float), 1e-300)
+        ax.semilogy(qubits, v, styles[label], marker="o", ms=4, color=colors[label], label=label)
+    ax.set_xlabel("qubits")
+    ax.set_ylabel("E[(∂C/∂w)²] at random init")
+    ax.set_title(title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend()
+    fig.tight_layout()
+    return to_png(fig)

@@ -124,6 +124,7 @@ class StudyResults:
     cost: dict
     external: list[dict]
     cost_curve: dict | None = None  # hqmed.eval.cost_curve.qubit_cost_curve (cost.qubits)
+    diagnostics: list[dict] = field(default_factory=list)  # {dataset, model, label, doc}
 
     @property
     def skipped(self) -> list[dict]:
@@ -178,5 +179,7 @@ def load_study(root: str | Path) -> StudyResults:
     external = [read_json(root / p) for p in meta.get("external", []) if (root / p).is_file()]
     curve = meta.get("cost_curve")
     cost_curve = read_json(root / curve) if curve and (root / curve).is_file() else None
+    diagnostics = [{**d, "doc": read_json(root / d["path"])} for d in meta.get("diagnostics") or []
+                   if (root / d["path"]).is_file()]
     return StudyResults(root=root, meta=meta, runs=runs, comparisons=comparisons, cost=cost,
-                        external=external, cost_curve=cost_curve)
+                        external=external, cost_curve=cost_curve, diagnostics=diagnostics)

@@ -701,3 +701,42 @@ def to_html(t: Table) -> str:
     return (f'<div class="tbl"><p class="caption" id="{t.id}-caption">{_safe(t.caption)}</p>'
             f'<div class="table-wrap"><table id="{t.id}" aria-describedby="{t.id}-caption">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}</div>")
+
+
+def quantum_blocks(diagnostics: Sequence[Mapping[str, Any]]) -> list[Table]:
+    """"Inside the quantum block": each hybrid's block at random initialisation and trained."""
+    rand = Table("tab-quantum-random",
+                 "At random initialisation (hqmed diagnose): the block's own ansatz and init "
+                 "scheme, inputs uniform in [−π, π]. The RY embedding alone gives an output std of "
+                 "0.707; a decay rate near 1 per qubit is a barren plateau.",
+                 ["Model", "Qubits × layers", "Init", "Output std", "Gradient mean square",
+                  "Decay rate per qubit", "Meyer–Wallach", "Expressibility (KL)"])
+    trained = Table("tab-quantum-trained",
+                    "Trained (first-fold weights) on the run's test split: what really reaches "
+                    "the circuit and what it hands the head.",
+                    ["Model", "Images", "Angle std (rad)", "Saturated angles", "Output std",
+                     "Effective rank", "Meyer–Wallach"])
+    for d in diagnostics:
+        for b in d["doc"]["blocks"]:
+            r, data = b["random_init"], b.get("data")
+            name = d["label"] if len(d["doc"]["blocks"]) == 1 else f"{d['label']} · {b['block']}"
+            rand.rows.append([
+                Cell(name, ""), Cell(f"{b['n_qubits']} × {b['n_layers']}", ""),
+                Cell(b["init"], ""), Cell(fmt(r["output_std_mean"])),
+                Cell(_sci(r["gradient"]["mean_square"])),
+                Cell(fmt(r["barren_plateau"].get("mean_square_decay_per_qubit"), 2)),
+                Cell(fmt(r["meyer_wallach"])), Cell(fmt(r["expressibility_kl"]))])
+            if data:
+                angle_std = sum(data["angles"]["std"]) / len(data["angles"]["std"])
+                trained.rows.append([
+                    Cell(name, ""), Cell(str(data["n_samples"])), Cell(_sci(angle_std)),
+                    Cell(f"{data['angles']['saturated_fraction']:.0%}"),
+                    Cell(_sci(data["output_std_mean"])),
+                    Cell(f"{fmt(data['effective_rank'], 2)} of {b['n_qubits']}"),
+                    Cell(fmt(data["meyer_wallach"]))])
+    return [rand, trained]
+
+
+def _sci(x: float) -> str:
+    """3 significant digits with a true minus sign (values spanning many decades)."""
+    return f"{x:.3g}".replace("-", MINUS)

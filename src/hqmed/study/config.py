@@ -224,6 +224,26 @@ class SearchSpec(_Section):
         return self
 
 
+class DiagnosticsSpec(_Section):
+    """``diagnostics:``: "Inside the quantum block" for every run whose model has one."""
+
+    enabled: bool = False
+    qubits: list[int] = Field(default_factory=lambda: [2, 4, 6, 8], min_length=2)  # BP curve
+    layers: list[int] = Field(default_factory=lambda: [1, 2, 3])  # BP curve over layers
+    inits: int = Field(20, ge=2)  # random initialisations per estimate
+    inputs: int = Field(64, ge=2)  # random inputs in [-pi, pi] per initialisation
+    pairs: int = Field(500, ge=2)  # state pairs for expressibility
+    max_samples: int = Field(256, ge=2)  # data samples (the run's test split) for on-data numbers
+    seed: int = 0
+
+    @field_validator("qubits", "layers")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(isinstance(x, bool) or x < 1 for x in v):
+            raise ValueError(f"expected ints >= 1; got {v}")
+        return v
+
+
 class StudyConfig(_Section):
     name: str
     title: str | None = None
@@ -237,6 +257,8 @@ class StudyConfig(_Section):
     external: list[ExternalSpec] = Field(default_factory=list)
     cost: CostSpec = Field(default_factory=CostSpec)
     search: SearchSpec | None = None
+
+    diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
 
 
 # ------------------------------------------------------------------------------------------------

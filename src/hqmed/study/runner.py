@@ -55,6 +55,7 @@ from hqmed.quantum.scaling import parse_qubit_range
 from hqmed.report.html import build_report
 from hqmed.report.results import RunResult, load_run
 from hqmed.study.config import StudyConfig, all_comparisons, resolve_runs, substitute
+from hqmed.study.diagnostics import diagnose_study
 from hqmed.study.search import chosen_jobs, search_jobs, search_points, summarize_search
 from hqmed.train.config import parse_config
 from hqmed.train.executor import Job, executor_session, run_jobs
@@ -163,6 +164,9 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
 
     meta["comparisons"] = _comparisons(cfg, out, finished, say)
     _write_meta(out, meta)
+    if cfg.diagnostics.enabled and finished:
+        meta["diagnostics"] = diagnose_study(cfg, out, runs, finished, say)
+        _write_meta(out, meta)
     if cfg.cost.enabled and finished:
         meta["cost"] = _cost(cfg, out, runs, finished, say)
         _write_meta(out, meta)
