@@ -30,8 +30,10 @@ def test_demo_report_renders_in_chromium(demo_report, report_section_ids, open_p
     broken = [alt for alt, complete, w, h in images if not (complete and w > 0 and h > 0)]
     assert broken == [], f"broken images: {broken}"
 
-    # both models of the comparison side by side on every fixed test image
-    rows = page.locator("#where-models-look table.where-look tr").count() - 1
+    # both models of each comparison side by side on every fixed test image (one table, with a
+    # header row, per comparison)
+    tables = page.locator("#where-models-look table.where-look").count()
+    rows = page.locator("#where-models-look table.where-look tr").count() - tables
     assert rows >= 2 and page.locator("#where-models-look table.where-look img").count() == 2 * rows
 
     shot = tmp_path / "report.png"

@@ -188,7 +188,7 @@ def test_normal_and_identity_inits():
     w = torch.empty(200, 7, 3)
     WeightInit("normal", 0.05).apply(w, torch.Generator().manual_seed(0))
     assert w.std().item() == pytest.approx(0.05, rel=0.05)
-    layer = QuantumLayer.from_config(7, 3, {"init": "identity"})
+    layer = QuantumLayer.from_config(7, 3, init="identity")
     assert torch.equal(layer.weights.detach(), torch.zeros(3, 7, 3))
     with pytest.raises(ConfigError, match="init: expected one of"):
         WeightInit("xavier")
@@ -250,6 +250,16 @@ def test_diagnose_a_trained_run_on_its_own_data(hybrid_run, capsys):
     data = block["data"]
     assert data["n_samples"] == 32 and 1.0 <= data["effective_rank"] <= 4.0
     assert len(data["angles"]["std"]) == 4 and 0.0 <= data["angles"]["saturated_fraction"] <= 1.0
+    assert 1 <= data["angles"]["distinct"] <= 4
+
+
+def test_angle_spread_counts_repeated_angles():
+    from hqmed.eval.trainability import angle_spread
+
+    x = torch.rand(10, 3, dtype=torch.float64)
+    spread = angle_spread(torch.cat([x, x[:, :1], x[:, :1]], dim=1))  # 5 qubits, 3 distinct
+    assert spread["distinct"] == 3
+    assert spread["std"][3] == pytest.approx(spread["std"][0])
 
 
 def test_compare_points_a_lagging_hybrid_to_diagnose(hybrid_run, tmp_path):

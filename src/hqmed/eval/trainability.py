@@ -170,11 +170,17 @@ def angle_spread(angles: torch.Tensor, saturation: float = 0.99 * math.pi / 2) -
     """How the angles reaching the circuit are spread, per qubit (``angles (B, n)``).
 
     ``saturated`` is the fraction of angles with ``|angle| >= saturation`` (default 99% of pi/2:
-    a tanh bridge scaled to [-pi/2, pi/2] pinned at its ends, where its gradient vanishes).
+    a tanh bridge scaled to [-pi/2, pi/2] pinned at its ends, where its gradient vanishes);
+    ``distinct`` counts the qubits whose angles differ (a bridge that pools a map smaller than
+    its grid feeds several qubits the same angle).
     """
     a = angles.detach().double()
+    distinct: list[torch.Tensor] = []
+    for col in a.T:  # qubits fed the same angle on every image carry one feature between them
+        if not any(torch.allclose(col, d, rtol=0.0, atol=1e-6) for d in distinct):
+            distinct.append(col)
     return {"std": a.std(0).tolist(), "min": a.min(0).values.tolist(),
-            "max": a.max(0).values.tolist(),
+            "max": a.max(0).values.tolist(), "distinct": len(distinct),
             "saturated_fraction": float((a.abs() >= saturation).double().mean())}
 
 
@@ -363,6 +369,10 @@ def interpret(block: dict) -> str:
         sentence += (f" On the data, the angles reaching it vary by {angle_std:.3g} rad across "
                      f"images and its outputs by {data['output_std_mean']:.3g}, with an effective "
                      f"rank of {data['effective_rank']:.1f} of {n}")
+        distinct = data["angles"].get("distinct", n)
+        if distinct < n:
+            sentence += (f"; only {distinct} of its {n} angles differ (the bridge repeats rows of a "
+                         "smaller feature map), so at most that many features reach the circuit")
         if angle_std < STILL_ANGLES:
             sentence += ("; the bridge hands the circuit almost no information about the image, "
                          "whatever the circuit does")

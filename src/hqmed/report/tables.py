@@ -714,8 +714,8 @@ def quantum_blocks(diagnostics: Sequence[Mapping[str, Any]]) -> list[Table]:
     trained = Table("tab-quantum-trained",
                     "Trained (first-fold weights) on the run's test split: what really reaches "
                     "the circuit and what it hands the head.",
-                    ["Model", "Images", "Angle std (rad)", "Saturated angles", "Output std",
-                     "Effective rank", "Meyer–Wallach"])
+                    ["Model", "Images", "Angle std (rad)", "Distinct angles", "Saturated angles",
+                     "Output std", "Effective rank", "Meyer–Wallach"])
     for d in diagnostics:
         for b in d["doc"]["blocks"]:
             r, data = b["random_init"], b.get("data")
@@ -730,6 +730,7 @@ def quantum_blocks(diagnostics: Sequence[Mapping[str, Any]]) -> list[Table]:
                 angle_std = sum(data["angles"]["std"]) / len(data["angles"]["std"])
                 trained.rows.append([
                     Cell(name, ""), Cell(str(data["n_samples"])), Cell(_sci(angle_std)),
+                    Cell(f"{data['angles'].get('distinct', NDASH)} of {b['n_qubits']}"),
                     Cell(f"{data['angles']['saturated_fraction']:.0%}"),
                     Cell(_sci(data["output_std_mean"])),
                     Cell(f"{fmt(data['effective_rank'], 2)} of {b['n_qubits']}"),
