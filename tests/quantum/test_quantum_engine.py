@@ -228,5 +228,6 @@ def test_weight_init_distributions_match_scipy():
     assert stats.kstest(w, stats.uniform(0, 2 * np.pi).cdf).pvalue < 1e-6  # the option acts
     flat = QuantumLayer.from_config(4, 1, init={"kind": "normal", "std": 0.01})
     assert flat.weights.abs().max() < 0.1
-    with pytest.raises(ConfigError, match="init: expected 'uniform' or 'normal'"):
-        WeightInit("identity")
+    assert QuantumLayer.from_config(4, 2, init="identity").weights.abs().max() == 0
+    with pytest.raises(ConfigError, match="init: expected one of"):
+        WeightInit("xavier")
