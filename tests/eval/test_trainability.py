@@ -248,7 +248,9 @@ def test_diagnose_a_trained_run_on_its_own_data(hybrid_run, capsys):
                  "--layers", "1", "--pairs", "50", "--max-samples", "32"]) == 0
     block = json.loads(capsys.readouterr().out)["blocks"][0]
     data = block["data"]
-    assert data["n_samples"] == 32 and 1.0 <= data["effective_rank"] <= 4.0
+    assert data["n_samples"] == 32 and 0.0 <= data["effective_rank"] <= 4.0
+    # a block whose outputs do not vary on the data hands the head no feature: rank 0
+    assert (data["effective_rank"] == 0.0) == (data["output_std_mean"] == 0.0)
     assert len(data["angles"]["std"]) == 4 and 0.0 <= data["angles"]["saturated_fraction"] <= 1.0
     assert 1 <= data["angles"]["distinct"] <= 4
 
