@@ -7,10 +7,8 @@ import json
 import sys
 from typing import Any
 
-import yaml
-
 from hqmed.errors import ConfigError
-from hqmed.utils.io import atomic_write_json
+from hqmed.utils.io import atomic_write_json, load_yaml
 
 
 def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,9 +60,5 @@ def parse_model_options(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--option: expected KEY=VALUE; got {item!r}")
-        try:
-            opts[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--option {item!r}: expected VALUE in YAML; got a parse error "
-                              f"({str(exc).splitlines()[0]})") from None
+        opts[key.strip()] = load_yaml(value, f"--option {item!r}")  # bounded, one-line errors
     return opts

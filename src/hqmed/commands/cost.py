@@ -30,7 +30,7 @@ from hqmed.eval.cost_curve import model_quantum_layer, qubit_cost_curve
 from hqmed.models import create_model, model_default_cfg
 from hqmed.quantum.scaling import parse_qubit_range
 from hqmed.report.plots import cost_curve
-from hqmed.utils.io import atomic_write_bytes
+from hqmed.utils.io import atomic_write_bytes, dumps_json
 from hqmed.utils.runtime import auto_device
 
 HELP = "parameters, FLOPs, latency, training time, memory and quantum resources of a model (Table 8)"
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             other, model, (args.in_chans, h, w), device=device, train_batch_size=args.batch_size,
             repeats=args.repeats, train_repeats=args.train_repeats, threads=args.threads)}
     if args.json:
-        print(json.dumps(cost, indent=2, default=str))
+        print(dumps_json(cost, indent=2))
         return 0
     print(format_cost_table(cost, args.model))
     print(f"timed with {cost.get('timing_threads', args.threads)} torch thread(s); load average "

@@ -31,6 +31,7 @@ from hqmed.data.base import ImageDataset, crop_box, read_image_file, resize_imag
 from hqmed.data.folders import check_image_size, is_image_file, list_files
 from hqmed.data.skips import SkipLog, check_on_error
 from hqmed.errors import ConfigError, DataError, DataNotFoundError
+from hqmed.utils.io import read_yaml
 
 logger = logging.getLogger("hqmed.data")
 
@@ -44,9 +45,9 @@ def read_class_names(root: Path) -> list[str] | None:
         p = root / fname
         if p.is_file():
             try:
-                cfg = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as exc:
-                raise DataError(f"{p}: expected YAML with a 'names' list; got {exc}") from exc
+                cfg = read_yaml(p, what="YOLO class list") or {}
+            except ConfigError as exc:
+                raise DataError(str(exc)) from None
             names = cfg.get("names") if isinstance(cfg, dict) else None
             if isinstance(names, dict):
                 names = [names[k] for k in sorted(names, key=int)]

@@ -23,25 +23,20 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hqmed.data.registry import get_loader, source_params
 from hqmed.errors import ConfigError
 from hqmed.quantum.scaling import parse_qubit_range
-from hqmed.train.config import apply_overrides, parse_config, read_yaml
+from hqmed.train.config import Section as ConfigSection
+from hqmed.train.config import apply_overrides, parse_config
+from hqmed.utils.io import read_yaml
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(ConfigSection):
+    """Unknown keys are errors; numbers are finite and never booleans (as in experiment configs)."""
 
 
 def _check_name(v: str) -> str:
@@ -328,6 +323,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             lines.append(f"{source}: key '{key}' is required; got nothing")
         else:
             msg = err.get("msg", "").removeprefix("Value error, ")
+            if msg.startswith("expected "):  # already "expected X; got Y"
+                lines.append(f"{source}: key '{key}': {msg}")
+                continue
             lines.append(f"{source}: key '{key}': expected {msg.removeprefix('Input should be ')}; "
                          f"got {err.get('input')!r}")
     return "\n".join(lines)

@@ -19,14 +19,23 @@ Minimal YAML::
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hqmed.data.transforms import AugmentationConfig as TransformsConfig
 from hqmed.errors import ConfigError
+from hqmed.utils.io import load_yaml, read_yaml
 
 __all__ = [
     "AugmentationConfig",
@@ -45,13 +54,36 @@ __all__ = [
 ]
 
 
-class _Section(BaseModel):
-    """Base of every section: unknown keys are errors, assignments are validated."""
+def _scalar_types(annotation: Any) -> set:
+    """The plain types a field annotation admits (``int | None`` -> {int, NoneType})."""
+    args = get_args(annotation)
+    if not args:
+        return {annotation}
+    if get_origin(annotation) is Literal:
+        return {type(a) for a in args}
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_scalar_types(a) for a in args))
+    return {get_origin(annotation)}
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, assignments are validated, numbers are
+    finite (no ``.inf``/``.nan``) and a boolean is never read as a number (``epochs: true``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name in cls.model_fields:
+            types = _scalar_types(cls.model_fields[info.field_name].annotation)
+            if bool not in types and types & {int, float}:
+                kind = "an integer" if int in types else "a number"
+                raise ValueError(f"expected {kind}; got {str(value).lower()} (a boolean)")
+        return value
 
 
-class ModelConfig(_Section):
+class ModelConfig(Section):
     """Which network to build through ``hqmed.models.create_model``."""
 
     name: str  # registry name, e.g. "lcnet_050_tanh4", "hq_lcnet_050", "hq_litespinenet"
@@ -62,7 +94,7 @@ class ModelConfig(_Section):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class QuanvolutionConfig(_Section):
+class QuanvolutionConfig(Section):
     """Quantum input channels ("QC5"): the image plus 4 quanvolution channels (hqmed.data.quanvolution)."""
 
     enabled: bool = False
@@ -74,7 +106,7 @@ class QuanvolutionConfig(_Section):
     cache_dir: str | None = None  # on-disk cache of computed channels (None = $HQMED_CACHE or ~/.hqmed/cache)
 
 
-class DataConfig(_Section):
+class DataConfig(Section):
     """The data source (``hqmed.data.load_source(source, **params)``) and how it is prepared."""
 
     source: str  # "medmnist" | "cifar10" | "vindr" | "phantoms" | "folder" | "yolo"
@@ -96,7 +128,7 @@ class DataConfig(_Section):
     positive_class: str | int | None = None
 
 
-class BalancingConfig(_Section):
+class BalancingConfig(Section):
     """Class balancing, applied to the training portion only (per fold in CV)."""
 
     method: Literal["none", "smote", "weighted_sampler", "weighted_loss"] = "none"
@@ -115,7 +147,7 @@ class BalancingConfig(_Section):
         return self
 
 
-class AugmentationConfig(_Section):
+class AugmentationConfig(Section):
     """Training-time augmentation, ``hqmed.data.transforms.Augmentation`` (off unless enabled).
 
     The LiteSpineNet paper's "random crops, horizontal and vertical flips, and opacity adjustments";
@@ -143,7 +175,7 @@ class AugmentationConfig(_Section):
         return self
 
 
-class OptimConfig(_Section):
+class OptimConfig(Section):
     """Optimiser and learning-rate schedule (stepped once per epoch)."""
 
     name: Literal["adam", "sgd"] = "adam"
@@ -156,7 +188,7 @@ class OptimConfig(_Section):
     min_lr: float = Field(0.0, ge=0.0)  # floor of the cosine schedule
 
 
-class ProtocolConfig(_Section):
+class ProtocolConfig(Section):
     """Holdout (train/val/test) or K-fold cross-validation with out-of-fold predictions."""
 
     kind: Literal["holdout", "cv"] = "holdout"
@@ -186,7 +218,7 @@ class ProtocolConfig(_Section):
         return self
 
 
-class SelectionConfig(_Section):
+class SelectionConfig(Section):
     """Best-epoch selection and optional early stopping, never on the data that is scored.
 
     ``source: inner`` selects on an inner validation split carved (stratified, group-aware) from
@@ -208,7 +240,7 @@ class SelectionConfig(_Section):
         return self
 
 
-class ExperimentConfig(_Section):
+class ExperimentConfig(Section):
     """A whole experiment: everything that ``hqmed.train.runner.run_experiment`` needs."""
 
     name: str = "experiment"
@@ -300,8 +332,8 @@ def _format_errors(exc: ValidationError, source: str, overrides: list[str] | Non
 def parse_value(text: str) -> Any:
     """A CLI override value: YAML scalars/lists ("3e-4", "true", "[1, 2]", "null") or a string."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text, "--set value")
+    except ConfigError:
         return text
 
 
@@ -363,21 +395,6 @@ def parse_config(raw: Any, overrides: list[str] | None = None, source: str = "<c
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source, overrides)) from None
-
-
-def read_yaml(path: str | os.PathLike, what: str = "config file") -> Any:
-    """Parse a YAML file; a missing file or invalid YAML is a ConfigError naming ``what`` and the path.
-
-    An empty file reads as ``{}``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} {path}: expected an existing YAML file; got no such file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {path}: expected valid YAML; got {exc}") from None
-    return {} if raw is None else raw
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from hqmed.data.transforms import Normalizer
 from hqmed.errors import ConfigError, DataError
@@ -43,7 +42,7 @@ from hqmed.train.config import ExperimentConfig, dump_config, parse_config
 from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import HISTORY_COLUMNS, history_to_csv
 from hqmed.train.prepare import build_model, prepare_split
-from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
+from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json, read_yaml
 from hqmed.utils.runtime import auto_device, autocast, environment_info
 
 __all__ = ["RunDir", "RunPredictor", "predict_proba", "prediction_frame", "prob_columns",
@@ -333,11 +332,11 @@ class RunDir:
         path = self.path / "config.yaml"
         if not path.is_file():
             return {}
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return read_yaml(path, what="run config")
 
     def config(self) -> ExperimentConfig:
         path = self._need("config.yaml", "an hqmed run")
-        return parse_config(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
+        return parse_config(read_yaml(path, what="run config"), source=str(path))
 
     def environment(self) -> dict:
         path = self.path / "environment.json"
