@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 from hqmed.errors import ConfigError
-from hqmed.utils.io import atomic_write_json, load_yaml
+from hqmed.utils.io import atomic_write_json, dumps_json, load_yaml
 
 
 def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +23,7 @@ def emit_json(doc: dict, args: argparse.Namespace) -> bool:
     if getattr(args, "out", None):
         atomic_write_json(args.out, doc)
     if getattr(args, "json", False):
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print(dumps_json(doc, indent=2))
         return True
     return False
 

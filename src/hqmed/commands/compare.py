@@ -13,7 +13,6 @@ Writes the whole result as JSON (``--out``, default ``<parent of RUN_B>/compare-
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from hqmed.eval.compare import compare_runs, paired_scores
 from hqmed.report.results import load_run
 from hqmed.study.diagnostics import lag_hint
 from hqmed.train.rundir import RunDir
-from hqmed.utils.io import atomic_write_json
+from hqmed.utils.io import atomic_write_json, dumps_json
 
 HELP = "compare two runs: paired t-tests over folds, McNemar, 99% class-wise CIs, decision curves"
 
@@ -148,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else b.resolve().parent / f"compare-{a.name}-vs-{b.name}.json"
     atomic_write_json(out, doc)
     if args.json:
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print(dumps_json(doc, indent=2))
     else:
         print(format_comparison(doc))
     print(f"written: {out}", file=sys.stderr if args.json else sys.stdout)

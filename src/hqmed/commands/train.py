@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from hqmed.train.config import load_config
 from hqmed.train.executor import Job, run_jobs, unit_config
 from hqmed.train.rundir import RunDir
 from hqmed.train.runner import run_experiment, run_summary_lines
+from hqmed.utils.io import dumps_json
 
 HELP = "train a model with the holdout protocol (train/val/test) into a resumable run directory"
 
@@ -84,8 +84,7 @@ def run_protocol(args: argparse.Namespace, forced: list[str]) -> int:
         run_dir = out
     metrics = RunDir(run_dir).metrics()
     if args.json:
-        json.dump(metrics, sys.stdout, indent=2)
-        print()
+        print(dumps_json(metrics, indent=2))
     else:
         print(format_metrics(metrics, title=f"{cfg.name}: {cfg.model.name} ({cfg.protocol.kind})"))
     print(f"run directory: {run_dir}", file=sys.stderr if args.json else sys.stdout)

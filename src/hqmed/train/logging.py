@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
 
 from hqmed.errors import ConfigError
-from hqmed.utils.io import atomic_write_text
+from hqmed.utils.io import atomic_write_text, dumps_json
 
 __all__ = ["HISTORY_COLUMNS", "EpochLogger", "history_to_csv"]
 
@@ -51,7 +50,7 @@ class EpochLogger:
 
     def write(self, history: list[dict]) -> None:
         """Rewrite both files from ``history`` and send the newest epoch to TensorBoard."""
-        atomic_write_text(self.log_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+        atomic_write_text(self.log_dir / "log.jsonl", "".join(dumps_json(r, indent=None) + "\n" for r in history))
         atomic_write_text(self.log_dir / "history.csv", history_to_csv(history))
         if history:
             row = history[-1]
