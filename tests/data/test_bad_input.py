@@ -60,7 +60,7 @@ def test_skip_report_survives_the_cache(tiny_vindr, tmp_path, caplog):
 
 def test_missing_dicom_file(tiny_vindr):
     (tiny_vindr / "test_images" / "img_f.dicom").unlink()
-    with pytest.raises(DataError, match="expected img_f.dicom \\(listed in the CSV\\); got no such file"):
+    with pytest.raises(DataError, match=r"test.csv line \d+: expected .*img_f.dicom; got no such file"):
         load_vindr(tiny_vindr, image_size=8, cache=False, splits=["test"])
 
 

@@ -20,6 +20,7 @@ Data roots: an explicit ``root`` argument (``--data-root`` on the CLI), else ``$
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hqmed.data.dicom import is_dicom, read_dicom
+from hqmed.data.limits import check_pixel_budget, check_regular_file, max_pixels
 from hqmed.data.store import StoredImages
 from hqmed.errors import DataError, ShapeError
 
@@ -45,6 +47,20 @@ def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".hqmed" / "data"
+
+
+def resolve_inside(root: str | os.PathLike, name: str, where: str, what: str = "path") -> Path:
+    """``root / name`` resolved (symlinks followed), required to stay inside ``root`` (itself resolved).
+
+    For paths read from data files (a CSV's image_id, ...): an absolute ``name``, ``..`` parts or a
+    symlink that leads outside ``root`` raise a DataError starting with ``where`` (file and line).
+    """
+    base = Path(root).resolve()
+    target = (base / name).resolve()
+    if Path(name).is_absolute() or not target.is_relative_to(base):
+        raise DataError(f"{where}: {what}: expected a name inside {root}; got {name!r}, which "
+                        f"resolves to {target} outside it")
+    return target
 
 
 def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -220,14 +236,26 @@ def read_image_file(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
     """Read a PNG / JPEG / BMP / TIFF or DICOM file -> (channels, H, W) float32 in [0, 1].
 
     DICOM (``.dcm``, ``.dicom``, or a ``DICM`` preamble) goes through :func:`hqmed.data.dicom.read_dicom`.
-    Raises DataError naming the file when it is not a readable image.
+    Raises DataError naming the file when it is not a readable image, declares more pixels than
+    :func:`max_pixels` (checked from the header, before decoding) or holds NaN/inf values.
     """
-    path = Path(path)
+    path = check_regular_file(path)
     if is_dicom(path):
         return to_channels(read_dicom(path), channels, str(path))
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # the pixel budget below replaces Pillow's bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{path}: expected at most {max_pixels():,} pixels per image (pixel budget); "
+                        f"got more than Pillow's limit of {2 * Image.MAX_IMAGE_PIXELS:,} pixels "
+                        "declared in its header") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: expected a readable PNG/JPEG/DICOM image; got {type(exc).__name__}: {exc}") from exc
+    try:
+        with im:
+            check_pixel_budget(path, (im.height, im.width))
             im = ImageOps.exif_transpose(im)
             im.load()
             mode = im.mode
@@ -235,10 +263,16 @@ def read_image_file(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
                 arr = np.asarray(im, dtype=np.float32) / 65535.0
             elif mode in ("I", "F"):
                 arr = np.asarray(im, dtype=np.float32)
+                bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+                if bad:
+                    raise DataError(f"{path}: expected finite pixel values; got {bad} NaN/inf "
+                                    f"pixel(s) in a {mode}-mode ({im.width} x {im.height}) image")
                 lo, hi = float(arr.min()), float(arr.max())
                 arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
             else:
                 arr = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 255.0
+    except DataError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: expected a readable PNG/JPEG/DICOM image; got {type(exc).__name__}: {exc}") from exc
     return np.ascontiguousarray(to_channels(arr, channels, str(path)), dtype=np.float32)

@@ -9,6 +9,8 @@ Display pipeline (DICOM PS3.3 C.11), in order:
 3. **MONOCHROME1** (white = low values) is inverted, so bone is bright in every output.
 
 Colour DICOMs (Samples per Pixel = 3) are scaled by their bit depth. Multi-frame files are refused.
+Before decoding, Rows x Columns x Number of Frames must fit the pixel budget
+(:func:`hqmed.data.base.max_pixels`) and a Rescale Slope must be non-zero and finite.
 Truncated or corrupt files and non-DICOM files raise :class:`~hqmed.errors.DataError` naming the file.
 
 Compressed pixel data (JPEG Baseline/Extended 12-bit/Lossless, JPEG-LS, JPEG 2000, RLE) is decoded
@@ -35,6 +37,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 from pydicom.pixels.decoders.base import get_decoder
 
+from hqmed.data.limits import check_pixel_budget, check_regular_file
 from hqmed.errors import DataError
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
@@ -45,7 +48,7 @@ def is_dicom(path: str | os.PathLike) -> bool:
     path = Path(path)
     if path.suffix.lower() in DICOM_SUFFIXES:
         return True
-    if path.suffix:
+    if path.suffix or not path.is_file():  # never open a FIFO (it would block)
         return False
     try:
         with open(path, "rb") as fh:
@@ -140,6 +143,13 @@ def decode_pixels(ds, where: str = "DICOM") -> np.ndarray:
 
 def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
     """pydicom Dataset -> (H, W) or (H, W, 3) float32 in [0, 1] (see module doc)."""
+    shape = [int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0)]
+    shape += [int(getattr(ds, "NumberOfFrames", 1) or 1)]
+    check_pixel_budget(where, shape, " (rows x columns x frames)")
+    slope = getattr(ds, "RescaleSlope", None)
+    if slope is not None and (not np.isfinite(_first(slope)) or _first(slope) == 0):
+        raise DataError(f"{where}: expected a non-zero, finite Rescale Slope (0028,1053); got {slope} "
+                        "(every pixel would map to the same value)")
     try:
         frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     except (TypeError, ValueError) as exc:
@@ -159,6 +169,9 @@ def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
         raise DataError(f"{where}: expected a 2-D gray image; got pixel array shape {raw.shape}")
 
     arr = np.asarray(apply_modality_lut(raw, ds), dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise DataError(f"{where}: expected finite pixel values; got "
+                        f"{int(arr.size - np.count_nonzero(np.isfinite(arr)))} NaN/inf pixel(s)")
     if "VOILUTSequence" in ds and len(ds.VOILUTSequence):
         item = ds.VOILUTSequence[0]
         # LUT entries are indexed by integer modality values
@@ -184,7 +197,7 @@ def read_dicom(path: str | os.PathLike) -> np.ndarray:
 
     Raises DataError naming ``path`` for a missing, non-DICOM, truncated or undecodable file.
     """
-    path = Path(path)
+    path = check_regular_file(path, "a DICOM file")
     with _decoder_diagnostics_held_back():  # pydicom logs header repairs and odd values as well
         try:
             ds = pydicom.dcmread(path)

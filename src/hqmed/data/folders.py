@@ -41,9 +41,13 @@ def _ignored(p: Path) -> bool:
 
 
 def list_files(folder: Path, recursive: bool) -> list[Path]:
-    """Non-hidden regular files below ``folder``, sorted."""
+    """Non-hidden entries below ``folder`` that are not folders, sorted.
+
+    FIFOs, sockets and broken symlinks are listed too, so reading them reports them by name
+    instead of dropping them silently.
+    """
     it = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in it if p.is_file() and not _ignored(p)
+    return sorted(p for p in it if not p.is_dir() and not _ignored(p)
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 

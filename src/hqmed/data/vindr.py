@@ -60,10 +60,12 @@ import pandas as pd
 
 from hqmed.data.base import (
     ImageDataset,
+    check_regular_file,
     crop_box,
     default_cache_dir,
     resize_images,
     resolve_data_root,
+    resolve_inside,
 )
 from hqmed.data.dicom import read_dicom
 from hqmed.data.skips import SkipLog, check_on_error
@@ -194,12 +196,13 @@ def random_rois(image_id: str, shape: tuple[int, int], sizes: np.ndarray, n: int
     return out
 
 
-def _find_image(images_dir: Path, image_id: str) -> Path:
+def _find_image(images_dir: Path, image_id: str, where: str) -> Path:
+    """The image of ``image_id``, which must resolve inside ``images_dir`` (``where``: CSV line)."""
     for suf in IMAGE_SUFFIXES:
-        p = images_dir / f"{image_id}{suf}"
-        if p.is_file():
-            return p
-    raise DataError(f"{images_dir}: expected {image_id}.dicom (listed in the CSV); got no such file")
+        p = resolve_inside(images_dir, f"{image_id}{suf}", where, "image_id")
+        if p.exists():
+            return check_regular_file(p, "a DICOM file")
+    raise DataError(f"{where}: expected {images_dir / image_id}.dicom; got no such file")
 
 
 def _file_sig(paths: Sequence[Path]) -> list:
@@ -245,7 +248,7 @@ def _build_split(root: Path, split: str, ann: pd.DataFrame, sizes: np.ndarray, i
             if len(studies) > 1:
                 raise DataError(f"{csv} lines {grp['line'].tolist()}: image {image_id}: expected one "
                                 f"study_id; got {sorted(studies)}")
-            path = _find_image(images_dir, image_id)
+            path = _find_image(images_dir, image_id, f"{csv} line {grp['line'].min()}")
             img = read_dicom(path)
             if img.ndim == 3:
                 img = img.mean(axis=-1)
