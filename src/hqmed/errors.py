@@ -26,3 +26,7 @@ class DataNotFoundError(HqmedError, FileNotFoundError):
 
 class ShapeError(HqmedError, ValueError):
     """A tensor argument has the wrong shape: "<arg>: expected X; got Y"."""
+
+
+class TrainingError(HqmedError, RuntimeError):
+    """Training cannot go on (a NaN/inf loss or weights); the last good checkpoint is kept."""

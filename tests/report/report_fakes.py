@@ -56,6 +56,7 @@ def make_run(run_dir: Path, class_names: list[str], n: int = 90, folds: int = 3,
         "test": classification_metrics(test.y_true.to_numpy().astype(int),
                                        test[prob_cols].to_numpy(), class_names),
         "input_shape": [3, 32, 32],
+        "folds": [{"fold": f} for f in range(folds)],
     }
     atomic_write_json(run_dir / "metrics.json", metrics)
     hist = []

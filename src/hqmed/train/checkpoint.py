@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save
 
 from hqmed.errors import DataError
@@ -30,6 +31,7 @@ from hqmed.utils.io import atomic_write_bytes, atomic_write_json
 __all__ = [
     "capture_rng",
     "load_checkpoint",
+    "load_model_weights",
     "load_weights",
     "restore_rng",
     "save_checkpoint",
@@ -52,10 +54,37 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> dict[s
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint {path}: expected a safetensors file; got no such file")
-    tensors = load_file(str(path), device=str(device))
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:  # truncated, foreign or unreadable file
+        detail = " ".join(str(exc).split())
+        raise DataError(f"checkpoint {path}: expected a readable safetensors file; got "
+                        f"{type(exc).__name__}: {detail}") from exc
     if any(k.startswith("model.") for k in tensors) and any(k.startswith("optim.") for k in tensors):
         return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     return tensors
+
+
+def load_model_weights(model: torch.nn.Module, path: str | Path,
+                       device: str | torch.device = "cpu") -> None:
+    """Load :func:`load_weights` ``path`` into ``model``; a mismatch or NaN/inf weights are one
+    DataError naming the file (so no prediction is made from broken weights)."""
+    state = load_weights(path, device)
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise DataError(f"checkpoint {path}: expected finite weights; got NaN/inf in {len(bad)} "
+                        f"tensor(s), e.g. {bad[:3]}")
+    _load_state(model, state, path)
+
+
+def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # missing/unexpected keys or shape mismatches
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = "; ".join(lines[1:3] or lines[:1])
+        raise DataError(f"checkpoint {path}: expected weights for {type(model).__name__} as configured "
+                        f"in this run; got a state_dict that does not fit ({detail:.300})") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +190,7 @@ def load_checkpoint(ckpt_dir: str | Path, model: torch.nn.Module, optimizer: tor
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open API
     except Exception as exc:  # noqa: BLE001 - a corrupt checkpoint is a user-facing data error
         raise DataError(f"checkpoint {path}: expected a readable hqmed checkpoint; got {exc}") from exc
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    _load_state(model, {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, path)
     # torch moves/casts optimiser tensors to each parameter's device itself (Adam's step stays on CPU).
     opt_state = _join_optimizer(state.pop("optimizer"),
                                 {k: v for k, v in tensors.items() if k.startswith("optim.")})

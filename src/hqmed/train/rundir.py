@@ -37,7 +37,7 @@ import torch
 
 from hqmed.data.transforms import Normalizer
 from hqmed.errors import ConfigError, DataError
-from hqmed.train.checkpoint import load_weights
+from hqmed.train.checkpoint import load_model_weights
 from hqmed.train.config import ExperimentConfig, dump_config, parse_config
 from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import HISTORY_COLUMNS, history_to_csv
@@ -213,6 +213,17 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [f"{prefix[:-1]} (run: {a!r}, now: {b!r})"]
 
 
+# metrics.json keys that reloading a run's models needs: key -> (check, what is expected)
+_METRICS_KEYS = {
+    "class_names": (lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(c, str) for c in v),
+                    "a list of at least 2 class names"),
+    "input_shape": (lambda v: isinstance(v, list) and len(v) == 3 and all(isinstance(c, int) for c in v),
+                    "[C, H, W] integers"),
+    "folds": (lambda v: isinstance(v, list) and len(v) > 0 and all(
+        isinstance(f, dict) and isinstance(f.get("fold"), int) for f in v), "a non-empty list of {fold: int}"),
+}
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -347,7 +358,18 @@ class RunDir:
         return read_json(path) if path.is_file() else None
 
     def metrics(self) -> dict:
-        return read_json(self._need("metrics.json", "a finished run has DONE"))
+        """metrics.json, checked for the keys that reloading the run's models needs."""
+        path = self._need("metrics.json", "a finished run has DONE")
+        metrics = read_json(path)
+        if not isinstance(metrics, dict):
+            raise DataError(f"{path}: expected a JSON object; got {type(metrics).__name__}")
+        for key, (ok, what) in _METRICS_KEYS.items():
+            if key not in metrics:
+                raise DataError(f"{path}: expected key '{key}' ({what}); got no such key "
+                                "(a damaged metrics.json: rerun the run with --no-resume)")
+            if not ok(metrics[key]):
+                raise DataError(f"{path}: key '{key}': expected {what}; got {metrics[key]!r:.80}")
+        return metrics
 
     def predictions(self) -> pd.DataFrame:
         """predictions.csv (exact float64 round trip)."""
@@ -383,7 +405,7 @@ class RunDir:
         norm = Normalizer.from_dict(read_json(d / "normalizer.json"))
         model = build_model(cfg, num_classes=len(metrics["class_names"]),
                             in_chans=int(metrics["input_shape"][0]), seed=0)
-        model.load_state_dict(load_weights(d / "checkpoint" / "best.safetensors"))
+        load_model_weights(model, d / "checkpoint" / "best.safetensors")
         model.eval()
         return model, norm
 

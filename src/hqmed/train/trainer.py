@@ -46,9 +46,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hqmed.errors import ConfigError
+from hqmed.errors import ConfigError, TrainingError
 from hqmed.eval.metrics import auroc
-from hqmed.train.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from hqmed.train.checkpoint import (
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+    save_weights,
+)
 from hqmed.train.config import ExperimentConfig, OptimConfig
 from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import EpochLogger
@@ -179,6 +184,13 @@ class Trainer:
             return True
         return value < best if self.cfg.selection.metric == "val_loss" else value > best
 
+    def _diverged(self, epoch: int, step: int, got: str) -> TrainingError:
+        kept = (f"the checkpoint of epoch {epoch - 1} in {self.ckpt_dir} is kept" if epoch > 1
+                else "no epoch had finished, so no checkpoint was written")
+        return TrainingError(f"fold {self.fold} epoch {epoch} step {step}: expected a finite training "
+                             f"loss and weights; got {got}. Training stopped before the bad update "
+                             f"was saved; {kept} (lower optim.lr or check the data, then rerun)")
+
     def _train_epoch(self, x, y: np.ndarray, optimizer: torch.optim.Optimizer,
                      generator: torch.Generator, scaler, epoch: int, bar: RunProgress | None,
                      max_batches: int | None = None) -> tuple[float, float]:
@@ -194,6 +206,7 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=self.sum_dtype, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = 0
+        step = 0
         for step, (xb, yb) in enumerate(loader, start=1):
             xb = self._to_device(xb)
             yb = yb.to(self.device, non_blocking=True)
@@ -201,6 +214,9 @@ class Trainer:
             with autocast(self.device, self.cfg.precision):
                 logits = self.model(xb)
                 loss = F.cross_entropy(logits, yb, weight=self.class_weights)
+            # one scalar read per step: the price of never applying (or saving) a NaN/inf update
+            if not torch.isfinite(loss.detach()):
+                raise self._diverged(epoch + 1, step, f"loss {float(loss.detach())}")
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -210,6 +226,9 @@ class Trainer:
             if bar is not None:
                 # the running loss is read (a device sync) only every log_every steps
                 bar.batch(len(batches), float(loss_sum) / seen if step % self.cfg.log_every == 0 else None)
+        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise self._diverged(epoch + 1, step, f"non-finite weights in {bad[:3]} after the update")
         return float(loss_sum) / max(seen, 1), int(correct) / max(seen, 1)
 
     def train_steps(self, x, y: np.ndarray, steps: int) -> tuple[float, float]:
@@ -314,7 +333,7 @@ class Trainer:
 
         if state["best_epoch"] > 0:
             self.model.train()  # leave eval mode first so eval-mode caches (circuit unitaries) reset
-            self.model.load_state_dict(load_weights(self.ckpt_dir / "best.safetensors", self.device))
+            load_model_weights(self.model, self.ckpt_dir / "best.safetensors", self.device)
         return FitResult(history=state["history"], best_epoch=state["best_epoch"],
                          best_value=float("nan") if state["best_value"] is None else state["best_value"],
                          stopped_early=bool(state.get("stopped_early", False)))
