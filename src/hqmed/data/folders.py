@@ -160,7 +160,7 @@ def load_image_files(paths: list[str | Path], channels: int = 3, size: tuple[int
         raise ConfigError("FILES: expected at least one image file; got none")
     arrays = []
     for p in paths:
-        if not Path(p).is_file():
+        if not Path(p).exists() and not Path(p).is_symlink():  # FIFOs etc.: read_image_file says
             raise DataError(f"{Path(p).resolve()}: expected an image file (PNG, JPEG or DICOM); "
                             "got no such file")
         arrays.append(read_image_file(p, channels=channels))
