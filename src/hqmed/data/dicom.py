@@ -143,13 +143,6 @@ def decode_pixels(ds, where: str = "DICOM") -> np.ndarray:
 
 def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
     """pydicom Dataset -> (H, W) or (H, W, 3) float32 in [0, 1] (see module doc)."""
-    shape = [int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0)]
-    shape += [int(getattr(ds, "NumberOfFrames", 1) or 1)]
-    check_pixel_budget(where, shape, " (rows x columns x frames)")
-    slope = getattr(ds, "RescaleSlope", None)
-    if slope is not None and (not np.isfinite(_first(slope)) or _first(slope) == 0):
-        raise DataError(f"{where}: expected a non-zero, finite Rescale Slope (0028,1053); got {slope} "
-                        "(every pixel would map to the same value)")
     try:
         frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     except (TypeError, ValueError) as exc:
@@ -158,6 +151,18 @@ def dicom_to_float(ds, where: str = "DICOM") -> np.ndarray:
     if frames > 1:  # refused before decoding: hqmed reads one 2-D image per file
         raise DataError(f"{where}: expected a single-frame 2-D image; got {frames} frames "
                         "(export the frame you mean as its own DICOM or PNG)")
+    try:
+        shape = [int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0), frames]
+        slope = getattr(ds, "RescaleSlope", None)
+        slope_value = None if slope is None else _first(slope)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}: expected integer Rows/Columns and a numeric Rescale Slope; got "
+                        f"Rows={ds.get('Rows')!r}, Columns={ds.get('Columns')!r}, "
+                        f"RescaleSlope={ds.get('RescaleSlope')!r}") from exc
+    check_pixel_budget(where, shape, " (rows x columns x frames)")
+    if slope_value is not None and (not np.isfinite(slope_value) or slope_value == 0):
+        raise DataError(f"{where}: expected a non-zero, finite Rescale Slope (0028,1053); got {slope} "
+                        "(every pixel would map to the same value)")
     raw = decode_pixels(ds, where)
     spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
     if spp == 3:
