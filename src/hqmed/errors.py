@@ -28,5 +28,9 @@ class ShapeError(HqmedError, ValueError):
     """A tensor argument has the wrong shape: "<arg>: expected X; got Y"."""
 
 
+class LockError(HqmedError, RuntimeError):
+    """Another hqmed process holds the lock of a run or study directory."""
+
+
 class TrainingError(HqmedError, RuntimeError):
     """Training cannot go on (a NaN/inf loss or weights); the last good checkpoint is kept."""

@@ -510,6 +510,30 @@ def predict_json_is_strict(tmp, run):
 
 
 @case
+def external_on_error_skip_skips_a_bomb(tmp, run):
+    folder = tmp / "external"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    png_header_only(folder / "bomb.png", 30000, 30000)
+
+    def act():
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["external", str(run), str(folder), "--on-error", "skip", "--json"]) == 0
+        doc = json.loads(buf.getvalue())
+        assert sorted(p["file"] for p in doc["predictions"]) == ["0.png", "1.png", "2.png"]
+        reports = list((Path(os.environ["HQMED_CACHE"]) / "skip-reports").glob("*.json"))
+        skipped = [s for r in reports for s in json.loads(r.read_text())["skipped"]]
+        assert [Path(s["item"]).name for s in skipped] == ["bomb.png"]
+        assert "pixel budget" in skipped[0]["error"]
+    return Result(act)
+
+
+@case
 def enospc_names_the_file(tmp):
     from hqmed.utils.io import atomic_write_json
 
@@ -534,12 +558,60 @@ def enospc_names_the_file(tmp):
     return Error(act, [str(target), "No space left on device"], types=(OSError,), after=after)
 
 
+# --------------------------------------------------------------------------- run directories
+
+
+def _train_tiny(tmp: Path, name: str, seed: int) -> Path:
+    from hqmed.train.config import load_config
+    from hqmed.train.runner import run_experiment
+
+    data = write_class_folder(tmp / f"data-{name}", {"a": 10, "b": 10}, seed=seed)
+    cfg = load_config(write_config(tmp / f"{name}.yaml", data))
+    return run_experiment(cfg, tmp / name, progress=False)
+
+
+@case
+def compare_runs_over_different_data(tmp):
+    from hqmed.commands.compare import compare_run_dirs
+
+    a, b = _train_tiny(tmp, "a", seed=0), _train_tiny(tmp, "b", seed=1)  # same labels, other pixels
+    sa, sb = (json.loads((r / "splits.json").read_text()) for r in (a, b))
+    assert sa["folds"] == sb["folds"] and sa["test"] == sb["test"]  # splits.json alone would pair them
+    return Error(lambda: compare_run_dirs(a, b, n_boot=10), [str(a), str(b), "fingerprint", "train"])
+
+
+@case
+def compare_runs_over_the_same_data(tmp):
+    from hqmed.commands.compare import compare_run_dirs
+
+    a, b = _train_tiny(tmp, "a", seed=0), _train_tiny(tmp, "b", seed=0)
+
+    def act():
+        doc = compare_run_dirs(a, b, n_boot=10)
+        assert doc["mcnemar"]["b"] == doc["mcnemar"]["c"] == 0  # identical runs: no discordant pairs
+    return Result(act)
+
+
+@case
+def run_dir_holding_only_a_temp_file(tmp):
+    data = write_class_folder(tmp / "data", {"a": 10, "b": 10})
+    cfg = write_config(tmp / "cfg.yaml", data)
+    run = tmp / "run"
+    run.mkdir()
+    (run / ".config.yaml.x1y2z3.tmp").write_text("name: half")  # killed in its first seconds
+
+    def act():
+        assert train(cfg, run) == 0  # the same command recovers the folder
+        assert (run / "DONE").is_file() and not list(run.rglob("*.tmp"))
+    return Result(act)
+
+
 # --------------------------------------------------------------------------- the test
 
 
 NEEDS_RUN = {"checkpoint_truncated", "checkpoint_foreign_file", "checkpoint_of_another_model",
              "checkpoint_with_nan_weights", "metrics_json_without_class_names", "metrics_json_truncated",
-             "predict_json_is_strict"}
+             "predict_json_is_strict", "external_on_error_skip_skips_a_bomb"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -16,12 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from hqmed.errors import DataError
 from hqmed.eval import statistics
 from hqmed.eval.compare import compare_runs, paired_scores
 from hqmed.report.results import load_run
 from hqmed.study.diagnostics import lag_hint
-from hqmed.train.rundir import RunDir
+from hqmed.train.rundir import check_same_data
 from hqmed.utils.io import atomic_write_json, dumps_json
 
 HELP = "compare two runs: paired t-tests over folds, McNemar, 99% class-wise CIs, decision curves"
@@ -121,11 +120,7 @@ def compare_run_dirs(run_a: str | Path, run_b: str | Path, alpha: float = 0.01, 
                      n_boot: int = 1000, seed: int = 0) -> dict:
     """Every paired statistic of two finished run directories (see the module docstring)."""
     ra, rb = load_run(run_a), load_run(run_b)
-    sa, sb = RunDir(run_a).splits(), RunDir(run_b).splits()
-    if sa is not None and sb is not None and (sa["folds"] != sb["folds"] or sa.get("test") != sb.get("test")):
-        raise DataError(f"runs {run_a} and {run_b}: expected identical splits.json folds and test "
-                        "indices for a paired comparison; got different splits (same data, seed and "
-                        "protocol are needed)")
+    check_same_data(run_a, run_b)
     doc = compare_runs(ra, rb, alpha=alpha, ci_level=level, n_boot=n_boot, seed=seed)
     doc["a"], doc["b"] = str(run_a), str(run_b)
     mc = [dict(doc["mcnemar"])]

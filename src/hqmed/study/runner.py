@@ -60,7 +60,7 @@ from hqmed.study.search import chosen_jobs, search_jobs, search_points, summariz
 from hqmed.train.config import parse_config
 from hqmed.train.executor import Job, executor_session, run_jobs
 from hqmed.train.prepare import load_datasets
-from hqmed.train.rundir import RunDir
+from hqmed.train.rundir import DirLock, RunDir, check_same_data, remove_temp_files
 from hqmed.train.runner import run_summary_lines
 from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json
 from hqmed.utils.runtime import environment_info
@@ -84,11 +84,21 @@ def run_study(cfg: StudyConfig, out: str | Path, data_root: str | None = None,
 
     ``executor``/``address``/``workers``: where the units run (:func:`hqmed.train.executor.run_jobs`).
     ``progress``: receives the study's lines; ``train_progress``: each run's bar or epoch lines
-    (:class:`hqmed.train.progress.RunProgress`).
+    (:class:`hqmed.train.progress.RunProgress`). The study directory is locked while this runs (a
+    second ``hqmed study`` on it stops at once); temporary files left there by a killed process are
+    deleted first.
     """
-    say = progress or log.info
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    with DirLock(out, "study directory"):
+        remove_temp_files(out, skip=("runs",))
+        return _run_study(cfg, out, data_root, command, progress, source, executor, address,
+                          workers, train_progress)
+
+
+def _run_study(cfg: StudyConfig, out: Path, data_root: str | None, command: str | None,
+               progress: Progress | None, source: str, executor: str, address: str | None,
+               workers: int | None, train_progress: bool | None) -> Path:
+    say = progress or log.info
     runs = resolve_runs(cfg, out, data_root, source=source)  # validates every run up front
     atomic_write_text(out / "study.yaml", yaml.safe_dump(cfg.model_dump(mode="json"),
                                                          sort_keys=False))
@@ -205,6 +215,7 @@ def _comparisons(cfg: StudyConfig, out: Path, finished: dict, say: Progress) -> 
             if a is None or b is None:
                 continue
             path = out / "comparisons" / ds / f"{c['a']}__vs__{c['b']}.json"
+            check_same_data(a.path, b.path)
             doc = compare_runs(a, b, alpha=st.alpha, ci_level=st.ci_level, n_boot=st.n_boot,
                                seed=st.seed, dca_thresholds=st.dca_thresholds)
             atomic_write_json(path, doc)

@@ -9,7 +9,8 @@ executor, worker or order ran it, and a study resumes over the finished units.
 - ``ray``: the driver prepares each run directory (config.yaml, splits.json; the data is
   generated or cached on disk by that first load), submits every unfinished unit as a Ray task
   (``num_cpus``/``num_gpus`` from :func:`unit_resources`), and pools each experiment's folds
-  (:func:`finish_run`) once they are all done. A task receives the config as a small mapping plus
+  (:func:`finish_run`) once they are all done; the driver holds each run directory's lock
+  throughout. A task receives the config as a small mapping plus
   the run directory; the worker loads the data itself from the data root, so no array is ever
   pickled into task arguments. Without ``address`` a local Ray instance with ``workers`` CPUs starts
   and stops with the command; ``address="auto"`` or ``"ray://host:port"`` joins a running cluster
@@ -21,6 +22,7 @@ another thread count differ in the last bits, so this is what keeps the executor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -203,6 +205,13 @@ def _cause(exc: BaseException) -> BaseException:
 
 
 def _run_ray(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool) -> list[Job]:
+    # the driver holds every run directory's lock while workers fill in its folds
+    with contextlib.ExitStack() as locks:
+        return _run_ray_locked(ray, jobs, say, on_missing_data, resume, locks)
+
+
+def _run_ray_locked(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool,
+                    locks: contextlib.ExitStack) -> list[Job]:
     task = ray.remote(_unit_task)
     pending: dict = {}  # ObjectRef -> (job, fold)
     left: dict[int, set[int]] = {}  # job index -> unfinished folds
@@ -213,6 +222,7 @@ def _run_ray(ray, jobs: list[Job], say: Progress, on_missing_data, resume: bool)
             say(f"{job.name}: finished earlier, reused")
             done.append(i)
             continue
+        locks.enter_context(RunDir(job.run_dir).lock())
         try:
             data, splits = prepare_run(job.config, job.run_dir, resume=resume)
         except DataNotFoundError as exc:

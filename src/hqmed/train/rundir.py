@@ -26,7 +26,14 @@ batched softmax, used by the trainer as well.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import logging
+import os
 import shutil
+import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,17 +43,20 @@ import pandas as pd
 import torch
 
 from hqmed.data.transforms import Normalizer
-from hqmed.errors import ConfigError, DataError
+from hqmed.errors import ConfigError, DataError, LockError
 from hqmed.train.checkpoint import load_model_weights
 from hqmed.train.config import ExperimentConfig, dump_config, parse_config
 from hqmed.train.loader import Batches, batch_loader
 from hqmed.train.logging import HISTORY_COLUMNS, history_to_csv
 from hqmed.train.prepare import build_model, prepare_split
-from hqmed.utils.io import atomic_write_json, atomic_write_text, read_json, read_yaml
+from hqmed.utils.io import TEMP_SUFFIX, atomic_write_json, atomic_write_text, read_json, read_yaml
 from hqmed.utils.runtime import auto_device, autocast, environment_info
 
-__all__ = ["RunDir", "RunPredictor", "predict_proba", "prediction_frame", "prob_columns",
+__all__ = ["DirLock", "RunDir", "check_same_data", "data_fingerprint", "has_content",
+           "remove_temp_files", "RunPredictor", "predict_proba", "prediction_frame", "prob_columns",
            "split_scores"]
+
+log = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption (they do not change results).
 RESUME_FREE = {"name", "device", "num_threads", "tensorboard", "eval_batch_size", "num_workers",
@@ -228,6 +238,154 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+# ---------------------------------------------------------------------------------------------
+# Advisory lock and leftovers
+
+
+LOCK_NAME = ".hqmed.lock"
+
+
+def _is_hqmed_leftover(p: Path) -> bool:
+    """An atomic write's temporary file (``.<name>.<random>.tmp``) or the lock file."""
+    return p.name == LOCK_NAME or (p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX)
+                                   and p.is_file())
+
+
+def has_content(folder: Path) -> bool:
+    """True when ``folder`` holds anything besides hqmed's temporary files, its lock and empty
+    sub-folders (what a process killed in its first seconds leaves)."""
+    if not folder.is_dir():
+        return False
+    for p in folder.iterdir():
+        if p.is_dir() and not p.is_symlink():
+            if has_content(p):
+                return True
+        elif not _is_hqmed_leftover(p):
+            return True
+    return False
+
+
+def remove_temp_files(folder: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Delete atomic writes' temporary files left below ``folder`` by a killed process.
+
+    Call it holding the folder's lock. ``skip``: top-level sub-folders left alone (a study's
+    ``runs/``, whose run directories clean themselves under their own locks).
+    """
+    gone = [p for p in folder.rglob(f".*{TEMP_SUFFIX}") if p.is_file()
+            and p.relative_to(folder).parts[0] not in skip]
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone
+
+
+class DirLock:
+    """An advisory lock on a run or study directory: ``<dir>/.hqmed.lock`` holding pid and host.
+
+    ``fcntl.flock`` on the open lock file; the kernel drops it when the holder exits, however it
+    dies, so a lock file left by a killed process is stale and simply taken over (its pid is logged).
+    A second writer gets one :class:`~hqmed.errors.LockError` line naming the holder.
+    Use as a context manager; ``what`` names the directory in messages ("run directory", ...).
+    """
+
+    def __init__(self, folder: str | Path, what: str = "run directory"):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.what = what
+        self._fd: int | None = None
+
+    def _holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> DirLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                h = self._holder()
+                raise LockError(
+                    f"{self.what} {self.folder}: expected no other hqmed process writing it; got a "
+                    f"lock held by pid {h.get('pid', '?')} on {h.get('host', '?')} since "
+                    f"{h.get('started', '?')} ({self.path}). Wait for it to finish or choose another "
+                    "folder") from None
+            # the holder before us may have unlinked the file between our open and flock: retry
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        old = self._holder()
+        if old.get("pid"):
+            log.warning("%s %s: took over a stale lock of pid %s on %s (that process is gone)",
+                        self.what, self.folder, old.get("pid"), old.get("host"))
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now(),
+                "command": " ".join(sys.argv)}
+        os.ftruncate(fd, 0)
+        os.write(fd, (json.dumps(info) + "\n").encode())
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # while still locked: nobody holds a stale inode
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> DirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data fingerprint
+
+
+def data_fingerprint(images: np.ndarray, labels: np.ndarray, ranges: dict[str, tuple[int, int]],
+                     class_names: list[str]) -> dict:
+    """SHA-256 of the prepared images (float32 bytes) and labels (int64) of each role's range."""
+    out: dict[str, Any] = {"class_names": list(class_names)}
+    for role, (start, stop) in ranges.items():
+        x = np.ascontiguousarray(images[start:stop], dtype=np.float32)
+        y = np.ascontiguousarray(labels[start:stop], dtype=np.int64)
+        out[role] = {"n": int(stop - start), "shape": [int(v) for v in x.shape[1:]],
+                     "images_sha256": hashlib.sha256(memoryview(x).cast("B")).hexdigest(),
+                     "labels_sha256": hashlib.sha256(memoryview(y).cast("B")).hexdigest()}
+    return out
+
+
+def check_same_data(run_a: str | Path, run_b: str | Path) -> None:
+    """Refuse to pair two runs unless their splits and data fingerprints agree.
+
+    Runs written before fingerprints existed are compared on their split indices only.
+    """
+    sa, sb = RunDir(run_a).splits(), RunDir(run_b).splits()
+    if sa is None or sb is None:
+        return
+    if sa["folds"] != sb["folds"] or sa.get("test") != sb.get("test"):
+        raise DataError(f"runs {run_a} and {run_b}: expected identical splits.json folds and test "
+                        "indices for a paired comparison; got different splits (same data, seed and "
+                        "protocol are needed)")
+    fa, fb = sa.get("fingerprint"), sb.get("fingerprint")
+    if fa is None or fb is None or fa == fb:
+        return
+    diff = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+    raise DataError(f"runs {run_a} and {run_b}: expected the same data for a paired comparison; got "
+                    f"different data fingerprints (splits.json 'fingerprint') in {diff}: the images or "
+                    "labels differ even though the split indices match")
+
+
 class RunDir:
     """One run directory (see the module docstring for its layout)."""
 
@@ -253,18 +411,28 @@ class RunDir:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    def lock(self) -> DirLock:
+        """The run's advisory lock (a context manager); held by whoever writes the run."""
+        return DirLock(self.path, "run directory")
+
     def check_resume(self, cfg: ExperimentConfig, resume: bool) -> None:
         """Refuse, before anything is loaded or written, a folder that is not this run's.
 
-        A folder holding files but no config.yaml is not a run; resuming a started run with a
-        config that changes results is refused. A folder with a config but no splits.json never
+        A folder holding files but no config.yaml is not a run (hqmed's own temporary files and lock
+        do not count); temporary files left by a killed write are deleted; resuming a started run
+        with a config that changes results is refused. Call it holding :meth:`lock`. A folder with a config but no splits.json never
         started training (e.g. its data were refused) and is simply overwritten.
         """
-        if not self.path.exists() or not any(self.path.iterdir()):
-            return
-        if not (self.path / "config.yaml").is_file():
+        if has_content(self.path) and not (self.path / "config.yaml").is_file():
             raise ConfigError(f"run directory {self.path}: expected an empty folder or an hqmed run; "
                               "got a folder without config.yaml (choose another --out)")
+        if self.path.is_dir():  # under the lock: nobody else is writing these
+            gone = remove_temp_files(self.path)
+            if gone:
+                log.info("%s: removed %d temporary file(s) left by an interrupted write: %s",
+                         self.path, len(gone), [str(p.relative_to(self.path)) for p in gone[:5]])
+        if not has_content(self.path):  # absent, empty, or only leftovers of a killed run
+            return
         if resume and self._started():
             diff = _diff(result_config(self.config()), result_config(cfg))
             if diff:
@@ -278,11 +446,12 @@ class RunDir:
         ``splits`` is the splits.json document; resuming with different splits (the data changed)
         is refused. Without ``resume`` the previous run's files are deleted first.
         """
-        # Hook for the hardening work: an advisory lock on the directory and a fingerprint of the
-        # data (checked against the one recorded here on resume) belong at this point.
         resume = resume and self._started()
         sj_path = self.path / "splits.json"
-        if resume and read_json(sj_path) != splits:
+        old = read_json(sj_path) if resume else None
+        if old is not None and "fingerprint" not in old:  # a run from before fingerprints
+            splits = {k: v for k, v in splits.items() if k != "fingerprint"}
+        if resume and old != splits:
             raise DataError(f"{sj_path}: expected the same splits to resume; got different data or "
                             "indices (the data changed). Use --no-resume to start again")
         if not resume and self.path.exists():

@@ -58,7 +58,13 @@ from hqmed.train.prepare import (
     subsample,
 )
 from hqmed.train.progress import RunProgress
-from hqmed.train.rundir import RunDir, prediction_frame, prob_columns, split_scores
+from hqmed.train.rundir import (
+    RunDir,
+    data_fingerprint,
+    prediction_frame,
+    prob_columns,
+    split_scores,
+)
 from hqmed.train.trainer import Trainer, fold_seed
 from hqmed.utils.runtime import torch_threads
 
@@ -122,8 +128,6 @@ def load_experiment_data(cfg: ExperimentConfig, datasets: dict | None = None) ->
             raise DataError(f"{ds.name}: expected labelled images for training/evaluation; got "
                             f"{int((ds.labels < 0).sum())} unlabelled (-1) labels")
         ds, kept = subsample(ds, cfg.data.max_samples, seed=fold_seed(cfg.seed, i, 3))
-        if role == "train":
-            _check_classes(ds)
         ds = prepare_split(ds, cfg)
         parts.append(ds)
         ranges[role] = (start, start + len(ds))
@@ -132,15 +136,6 @@ def load_experiment_data(cfg: ExperimentConfig, datasets: dict | None = None) ->
         start += len(ds)
     full = parts[0].concat(*parts[1:], name=f"{cfg.data.source}") if len(parts) > 1 else parts[0]
     return ExperimentData(full=full, ranges=ranges, sources=sources)
-
-
-def _check_classes(ds) -> None:
-    """A classifier needs at least two classes with images in its training data (before training)."""
-    present = np.unique(ds.labels)
-    if len(present) < 2:
-        names = [ds.class_names[k] for k in present]
-        raise DataError(f"{ds.name}: expected images of at least 2 classes to train a classifier; got "
-                        f"{len(ds)} image(s), all of class {names} (classes declared: {ds.class_names})")
 
 
 def _groups(data: ExperimentData, idx: np.ndarray, group_aware: bool) -> np.ndarray | None:
@@ -259,6 +254,8 @@ def _splits_json(splits: dict, data: ExperimentData) -> dict:
         "test": None if splits["test"] is None else splits["test"].tolist(),
         "sources": {role: dict(src, start=data.ranges[role][0], stop=data.ranges[role][1])
                     for role, src in data.sources.items()},
+        "fingerprint": data_fingerprint(data.full.images, data.full.labels, data.ranges,
+                                        data.class_names),
     }
 
 
@@ -449,7 +446,8 @@ def prepare_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = True,
                 datasets: dict | None = None) -> tuple[ExperimentData, dict]:
     """Load the data and write config.yaml, environment.json and splits.json; (data, splits).
 
-    A resumed run must have the same results-relevant config and the same splits.
+    A resumed run must have the same results-relevant config and the same splits. The caller
+    holds the run's lock (:meth:`RunDir.lock`) until the run is finished.
     """
     run = RunDir(run_dir)
     run.check_resume(cfg, resume)
@@ -537,13 +535,14 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool =
         return run.path
     n_folds = cfg.protocol.folds if cfg.protocol.kind == "cv" else 1
     bar = RunProgress(f"{run.path.parent.name}/{run.path.name}", n_folds, cfg.epochs, progress)
-    try:
-        bar.note("loading and preparing the data")
-        data, splits = prepare_run(cfg, run_dir, resume, datasets)
-        for fold in range(len(splits["folds"])):
-            fold_cfg, hparams = (fold_configs or {}).get(fold, (cfg, None))
-            run_unit(fold_cfg, run_dir, fold, data=data, splits=splits, resume=resume,
-                     progress=bar, callbacks=callbacks, hparams=hparams)
-    finally:
-        bar.close()
-    return finish_run(run_dir, len(splits["folds"]), data.class_names, data.full.image_shape)
+    with run.lock():  # one writer per run directory, from the resume check to DONE
+        try:
+            bar.note("loading and preparing the data")
+            data, splits = prepare_run(cfg, run_dir, resume, datasets)
+            for fold in range(len(splits["folds"])):
+                fold_cfg, hparams = (fold_configs or {}).get(fold, (cfg, None))
+                run_unit(fold_cfg, run_dir, fold, data=data, splits=splits, resume=resume,
+                         progress=bar, callbacks=callbacks, hparams=hparams)
+        finally:
+            bar.close()
+        return finish_run(run_dir, len(splits["folds"]), data.class_names, data.full.image_shape)
