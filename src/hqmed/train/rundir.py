@@ -5,7 +5,10 @@ Layout (written by :func:`hqmed.train.runner.run_experiment` through :class:`Run
     run_dir/
       config.yaml          the resolved config (every default filled in)
       environment.json     environment_info(): versions, git commit, CPU, command (+ resumes)
-      splits.json          {"protocol", "folds": [{"fold", "train", "val"}], "test", "sources"}
+      splits.json          {"protocol", "folds": [{"fold", "train", "val"}], "test", "sources",
+                           "fingerprint": {"class_names", <role>: {n, shape, images_sha256,
+                           labels_sha256}}}
+      .hqmed.lock          while a command writes the run: pid, host, start, command
       history.csv          fold, epoch, train_loss, train_acc, val_loss, val_acc, val_auc, lr, seconds
       fold_<i>/            checkpoint/{last,best}.safetensors + last.json, log.jsonl, history.csv,
                            normalizer.json, predictions.csv, result.json, DONE
@@ -15,7 +18,10 @@ Layout (written by :func:`hqmed.train.runner.run_experiment` through :class:`Run
 
 Every file is written atomically (:mod:`hqmed.utils.io`). Nothing is written before the data are
 loaded and split (:meth:`RunDir.start`), so a run refused for its data (missing files, a bad MD5)
-leaves nothing that blocks the corrected rerun.
+leaves nothing that blocks the corrected rerun. Writers hold :meth:`RunDir.lock` (:class:`DirLock`,
+also used for study directories); temporary files of writes interrupted by a kill are deleted under
+it, and a folder holding only those counts as empty. :func:`check_same_data` is the one check that
+two runs may be paired (same split indices and the same data fingerprint).
 
 Reading: :meth:`RunDir.config`, :meth:`RunDir.metrics`, :meth:`RunDir.predictions`,
 :meth:`RunDir.scores` (the fold ensemble on the test split: :func:`split_scores`, the only copy).
