@@ -171,7 +171,7 @@ def run_curve(args: argparse.Namespace, model, qpu) -> int:
     curve["model_name"] = args.model
     if args.plot:
         atomic_write_bytes(Path(args.plot), cost_curve(curve))
-    print(json.dumps(curve, indent=2) if args.json else format_curve_table(curve))
+    print(dumps_json(curve, indent=2) if args.json else format_curve_table(curve))
     return 0
 
 
