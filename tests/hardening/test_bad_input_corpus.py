@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_class_folder, write_config
+from hardening_testutils import write_class_folder, write_config
 from PIL import Image
 
 from hqmed.cli import main

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_class_folder, write_config
+from hardening_testutils import write_class_folder, write_config
 
 from hqmed.errors import LockError
 from hqmed.train.config import load_config
