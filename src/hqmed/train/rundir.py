@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hqmed.data.store import read_rows
 from hqmed.data.transforms import Normalizer
 from hqmed.errors import ConfigError, DataError, LockError
 from hqmed.train.checkpoint import load_model_weights
@@ -358,15 +359,23 @@ class DirLock:
 # Data fingerprint
 
 
-def data_fingerprint(images: np.ndarray, labels: np.ndarray, ranges: dict[str, tuple[int, int]],
-                     class_names: list[str]) -> dict:
-    """SHA-256 of the prepared images (float32 bytes) and labels (int64) of each role's range."""
+def data_fingerprint(images, labels: np.ndarray, ranges: dict[str, tuple[int, int]],
+                     class_names: list[str], chunk: int = 256) -> dict:
+    """SHA-256 of the prepared images (float32 bytes) and labels (int64) of each role's range.
+
+    ``images`` is an array or an on-disk store view; either is read ``chunk`` rows at a time, and
+    both give the same fingerprint for the same pixels.
+    """
     out: dict[str, Any] = {"class_names": list(class_names)}
     for role, (start, stop) in ranges.items():
-        x = np.ascontiguousarray(images[start:stop], dtype=np.float32)
+        h = hashlib.sha256()
+        shape: list[int] = []
+        for a in range(start, stop, chunk):
+            x = read_rows(images, np.arange(a, min(a + chunk, stop)))
+            shape = [int(v) for v in x.shape[1:]]
+            h.update(memoryview(np.ascontiguousarray(x, dtype=np.float32)).cast("B"))
         y = np.ascontiguousarray(labels[start:stop], dtype=np.int64)
-        out[role] = {"n": int(stop - start), "shape": [int(v) for v in x.shape[1:]],
-                     "images_sha256": hashlib.sha256(memoryview(x).cast("B")).hexdigest(),
+        out[role] = {"n": int(stop - start), "shape": shape, "images_sha256": h.hexdigest(),
                      "labels_sha256": hashlib.sha256(memoryview(y).cast("B")).hexdigest()}
     return out
 
