@@ -60,7 +60,6 @@ import pandas as pd
 
 from hqmed.data.base import (
     ImageDataset,
-    check_regular_file,
     crop_box,
     default_cache_dir,
     resize_images,
@@ -68,6 +67,7 @@ from hqmed.data.base import (
     resolve_inside,
 )
 from hqmed.data.dicom import read_dicom
+from hqmed.data.limits import check_regular_file
 from hqmed.data.skips import SkipLog, check_on_error
 from hqmed.data.store import Store, StoredImages, StoreWriter, open_store
 from hqmed.errors import ConfigError, DataError, DataNotFoundError
