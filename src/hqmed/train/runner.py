@@ -128,6 +128,8 @@ def load_experiment_data(cfg: ExperimentConfig, datasets: dict | None = None) ->
             raise DataError(f"{ds.name}: expected labelled images for training/evaluation; got "
                             f"{int((ds.labels < 0).sum())} unlabelled (-1) labels")
         ds, kept = subsample(ds, cfg.data.max_samples, seed=fold_seed(cfg.seed, i, 3))
+        if role == "train":
+            _check_classes(ds)
         ds = prepare_split(ds, cfg)
         parts.append(ds)
         ranges[role] = (start, start + len(ds))
@@ -136,6 +138,15 @@ def load_experiment_data(cfg: ExperimentConfig, datasets: dict | None = None) ->
         start += len(ds)
     full = parts[0].concat(*parts[1:], name=f"{cfg.data.source}") if len(parts) > 1 else parts[0]
     return ExperimentData(full=full, ranges=ranges, sources=sources)
+
+
+def _check_classes(ds) -> None:
+    """A classifier needs at least two classes with images in its training data (before training)."""
+    present = np.unique(ds.labels)
+    if len(present) < 2:
+        names = [ds.class_names[k] for k in present]
+        raise DataError(f"{ds.name}: expected images of at least 2 classes to train a classifier; got "
+                        f"{len(ds)} image(s), all of class {names} (classes declared: {ds.class_names})")
 
 
 def _groups(data: ExperimentData, idx: np.ndarray, group_aware: bool) -> np.ndarray | None:
