@@ -18,7 +18,6 @@ measurement.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 

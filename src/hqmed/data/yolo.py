@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from hqmed.data.base import ImageDataset, crop_box, read_image_file, resize_images
 from hqmed.data.folders import check_image_size, is_image_file, list_files
