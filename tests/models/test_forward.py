@@ -20,6 +20,10 @@ VARIANTS = [(name, {}) for name in list_models()] + [
     ("hq_lcnet_050", {"quantum_block": "closed_form"}),
     ("lcnet_050", {"stride_list": [1, 1, 2, 2, 2]}),
     ("lcnet_050", {"use_last_conv": False}),
+    ("mobilenetv3_small_100", {"stride_list": [1, 1, 2, 2, 2]}),
+    ("hq_mobilenetv3_large_100", {"stride_list": [1, 1, 2, 2, 2]}),
+    ("hq_mobilenetv3_small_100", {"quantum_block": "closed_form"}),
+    ("mobilenetv3_small_100_tanh4", {"in_chans": 7, "multi_backbone": True}),
     # quanvolution inputs: 3 image + 4 quantum channels, one backbone or two
     ("litespinenet", {"in_chans": 7}),
     ("litespinenet", {"in_chans": 7, "multi_backbone": True}),

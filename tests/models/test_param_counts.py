@@ -28,6 +28,27 @@ def test_stride_list_does_not_change_parameters(name):
     assert count_parameters(model) == PADDLECLAS[name]
 
 
+# torchvision mobilenet_v3_small / mobilenet_v3_large at num_classes=1000 (its published counts,
+# torchvision.models.MobileNet_V3_*_Weights.IMAGENET1K_V1.meta["num_params"]).
+TORCHVISION = {"mobilenetv3_small_100": 2_542_856, "mobilenetv3_large_100": 5_483_032}
+
+
+@pytest.mark.parametrize("name, expected", sorted(TORCHVISION.items()))
+@pytest.mark.parametrize("stride_list", [[2, 2, 2, 2, 2], [1, 1, 2, 2, 2]])
+def test_mobilenetv3_matches_torchvision(name, expected, stride_list):
+    assert count_parameters(create_model(name, num_classes=1000, stride_list=stride_list)) == expected
+
+
+@pytest.mark.parametrize("variant, hidden", [("small", 1024), ("large", 1280)])
+def test_mobilenetv3_pair_counts(variant, hidden):
+    plain = count_parameters(create_model(f"mobilenetv3_{variant}_100", num_classes=3))
+    twin = count_parameters(create_model(f"mobilenetv3_{variant}_100_tanh4", num_classes=3))
+    hybrid = count_parameters(create_model(f"hq_mobilenetv3_{variant}_100", num_classes=3))
+    # twin: the classifier Linear(hidden, 3) becomes Linear(hidden, 4) + Linear(4, 3)
+    assert twin - plain == (hidden * 4 + 4) + (4 * 3 + 3) - (hidden * 3 + 3)
+    assert hybrid - twin == 4  # one RY weight per qubit
+
+
 def _conv_stage() -> int:
     """Table 2: 3x3 convs with bias, each followed by BatchNorm (weight + bias)."""
     chans = [3, 6, 6, 16, 24, 24, 40, 64, 64, 80, 96, 112]

@@ -13,6 +13,8 @@ EXPECTED = (
     | {f"lcnet_{w}" for w in WIDTHS}
     | {f"lcnet_{w}_tanh4" for w in WIDTHS}
     | {f"hq_lcnet_{w}" for w in WIDTHS}
+    | {f"{p}mobilenetv3_{v}_100{s}" for v in ("small", "large") for p, s in
+       (("", ""), ("", "_tanh4"), ("hq_", ""))}
 )
 
 
@@ -23,7 +25,9 @@ def test_all_documented_names_registered():
 
 def test_pattern_filter():
     assert list_models("hq_*") == sorted(n for n in EXPECTED if n.startswith("hq_"))
-    assert list_models("*_tanh4") == [f"lcnet_{w}_tanh4" for w in WIDTHS]
+    assert list_models("*_tanh4") == sorted([f"lcnet_{w}_tanh4" for w in WIDTHS]
+                                            + ["mobilenetv3_large_100_tanh4",
+                                               "mobilenetv3_small_100_tanh4"])
     assert list_models("nothing*") == []
 
 

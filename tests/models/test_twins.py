@@ -22,6 +22,23 @@ def test_lcnet_pair_differs_only_in_block(width, block):
     assert not any(k.startswith(BLOCK) for k in shapes(twin))
 
 
+@pytest.mark.parametrize("variant", ["small", "large"])
+@pytest.mark.parametrize("block", ["quantum", "closed_form"])
+def test_mobilenetv3_pair_differs_only_in_block(variant, block):
+    hybrid = create_model(f"hq_mobilenetv3_{variant}_100", num_classes=7, quantum_block=block)
+    twin = create_model(f"mobilenetv3_{variant}_100_tanh4", num_classes=7)
+    plain = create_model(f"mobilenetv3_{variant}_100", num_classes=7)
+    assert shapes(hybrid, exclude=BLOCK) == shapes(twin)
+    extra = {k: v for k, v in shapes(hybrid).items() if k.startswith(BLOCK)}
+    assert sum(torch.Size(s).numel() for s in extra.values()) == 4  # one RY weight per qubit
+    # the twin is the plain network with Linear(hidden, 4) + tanh inserted before a Linear(4, K)
+    assert shapes(twin, exclude="bottleneck.")["fc.weight"] == (7, 4)
+    hidden = {"small": 1024, "large": 1280}[variant]
+    assert shapes(twin)["bottleneck.projection.fc.weight"] == (4, hidden)
+    assert {k: v for k, v in shapes(plain).items() if not k.startswith("fc.")} == \
+        {k: v for k, v in shapes(twin).items() if not k.startswith(("fc.", "bottleneck."))}
+
+
 @pytest.mark.parametrize("bridge", ["pool", "linear"])
 @pytest.mark.parametrize("block", ["quantum", "classical"])
 def test_hq_litespinenet_twin_differs_only_in_block(bridge, block):

@@ -1,4 +1,4 @@
-"""hqmed.models: LiteSpineNet / HQ-LiteSpineNet and PP-LCNet with its hybrid twins, in one registry.
+"""hqmed.models: LiteSpineNet / HQ-LiteSpineNet, PP-LCNet and MobileNetV3 with their hybrid twins, in one registry.
 
 >>> from hqmed.models import create_model, list_models, count_parameters
 >>> model = create_model("hq_lcnet_050", num_classes=7, stride_list=[1, 1, 2, 2, 2])
@@ -7,7 +7,7 @@ See docs/models.md for the architectures, parameter counts and the paper ambigui
 """
 
 # The family modules register their models (@register_model) when imported, after the registry.
-from hqmed.models import lcnet, litespinenet  # noqa: E402, F401, I001
+from hqmed.models import lcnet, litespinenet, mobilenetv3  # noqa: E402, F401, I001
 from hqmed.models.registry import (
     count_parameters,
     create_model,

@@ -49,6 +49,7 @@ __all__ = [
     "HadamardRYClosedForm",
     "LinearProjection",
     "AngleBottleneck",
+    "hadamard_ry_bottleneck",
 ]
 
 BLOCK_KINDS = ("quantum", "classical", "closed_form", "none")
@@ -219,3 +220,20 @@ class AngleBottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block(self.act(self.projection(x)))
+
+
+def hadamard_ry_bottleneck(
+    in_features: int, n: int, quantum_block: str | None = None, backend: str = "torch",
+    diff_method: str = "backprop", quantum_kwargs: dict[str, Any] | None = None,
+) -> AngleBottleneck:
+    """The LCNet paper's stage: Linear(in_features, n) -> tanh -> [x pi -> H + RY(angle) + RY(w)].
+
+    (B, in_features) -> (B, n). ``quantum_block`` None means ``"quantum"`` (the hybrid);
+    ``"none"`` gives the classical tanh-n twin. Shared by every backbone of that paper
+    (PP-LCNet, MobileNetV3).
+    """
+    check_int("bottleneck", n)
+    block = QuantumBlock(n, "hadamard_ry", 1, kind=quantum_block or "quantum",
+                         angle_scale=math.pi, backend=backend, diff_method=diff_method,
+                         quantum_kwargs=quantum_kwargs)
+    return AngleBottleneck(LinearProjection(in_features, n), block)

@@ -16,7 +16,12 @@ from torch import nn
 
 from hqmed.errors import ConfigError
 
-__all__ = ["ConvBNAct", "SplitBackbone", "check_choice", "check_int", "check_backbone_split"]
+__all__ = ["ConvBNAct", "SplitBackbone", "check_choice", "check_int", "check_backbone_split",
+           "check_stride_list", "SMALL_INPUT_STRIDES"]
+
+# Strides of the five downsampling points (stem + four stages) that keep a 4 x 4 map at 28-32 px
+# (total stride 8 instead of 32); used by PP-LCNet and MobileNetV3, parameters unchanged.
+SMALL_INPUT_STRIDES = (1, 1, 2, 2, 2)
 
 
 def check_choice(arg: str, value: Any, choices: Sequence[Any]) -> Any:
@@ -52,6 +57,17 @@ def check_backbone_split(in_chans: int, multi_backbone: bool, quantum_in_chans: 
                 "quantum_in_chans: expected fewer than in_chans (the input holds the original "
                 f"channels followed by the quantum channels); got {quantum_in_chans} >= {in_chans}"
             )
+
+
+def check_stride_list(stride_list: Any, where: str) -> tuple[int, ...]:
+    """Return ``stride_list`` as a tuple if it is 5 positive ints (``where`` names the 5 places)."""
+    ok = isinstance(stride_list, (list, tuple)) and len(stride_list) == 5 and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in stride_list)
+    if not ok:
+        raise ConfigError(f"stride_list: expected 5 positive integers ({where}), "
+                          f"e.g. {list(SMALL_INPUT_STRIDES)} for 28-32 px inputs; "
+                          f"got {stride_list!r}")
+    return tuple(stride_list)
 
 
 class ConvBNAct(nn.Sequential):

@@ -38,7 +38,6 @@ member is "PP-LCNet with a 4-wide tanh bottleneck".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,13 +45,15 @@ import torch
 from torch import nn
 
 from hqmed.errors import ConfigError
-from hqmed.models.heads import AngleBottleneck, LinearProjection, QuantumBlock
+from hqmed.models.heads import hadamard_ry_bottleneck
 from hqmed.models.layers import (
+    SMALL_INPUT_STRIDES,
     ConvBNAct,
     SplitBackbone,
     check_backbone_split,
     check_int,
     check_rate,
+    check_stride_list,
 )
 from hqmed.models.registry import build_model, register_default_cfgs, register_model
 
@@ -74,7 +75,6 @@ NET_CONFIG: dict[str, tuple[tuple[int, int, int, int, bool], ...]] = {
     "blocks6": ((5, 256, 512, 2, True), (5, 512, 512, 1, True)),
 }
 DEFAULT_STRIDES = (2, 2, 2, 2, 2)
-SMALL_INPUT_STRIDES = (1, 1, 2, 2, 2)
 QUANTUM_OPTIONS = ("quantum_block", "backend", "diff_method", "quantum_kwargs")
 SCALES = {"050": 0.5, "075": 0.75, "100": 1.0, "150": 1.5, "200": 2.0}
 # Trainable parameters at num_classes=1000 according to PaddleClas (the oracle in the tests).
@@ -92,14 +92,19 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
 
 
 class SEModule(nn.Module):
-    """Squeeze-excitation: x * hardsigmoid(conv2(relu(conv1(GAP(x))))); (B, C, H, W) -> same."""
+    """Squeeze-excitation: x * hardsigmoid(conv2(relu(conv1(GAP(x))))); (B, C, H, W) -> same.
 
-    def __init__(self, channels: int, reduction: int = 4) -> None:
+    The squeeze width is C // reduction (PaddleClas), or ``squeeze_channels`` when given
+    (torchvision's MobileNetV3 uses make_divisible(C // 4, 8)).
+    """
+
+    def __init__(self, channels: int, reduction: int = 4, squeeze_channels: int | None = None) -> None:
         super().__init__()
+        squeeze = channels // reduction if squeeze_channels is None else squeeze_channels
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.conv1 = nn.Conv2d(channels, channels // reduction, 1)
+        self.conv1 = nn.Conv2d(channels, squeeze, 1)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(channels // reduction, channels, 1)
+        self.conv2 = nn.Conv2d(squeeze, channels, 1)
         self.hardsigmoid = nn.Hardsigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,23 +125,13 @@ class DepthwiseSeparable(nn.Module):
         return self.pw_conv(self.se(self.dw_conv(x)))
 
 
-def _check_strides(stride_list: Any) -> tuple[int, ...]:
-    ok = isinstance(stride_list, (list, tuple)) and len(stride_list) == 5 and all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in stride_list)
-    if not ok:
-        raise ConfigError(f"stride_list: expected 5 positive integers (stem, blocks3..blocks6), "
-                          f"e.g. {list(SMALL_INPUT_STRIDES)} for 28-32 px inputs; "
-                          f"got {stride_list!r}")
-    return tuple(stride_list)
-
-
 class LCNetBackbone(nn.Module):
     """conv1 + blocks2..blocks6: (B, in_chans, H, W) -> (B, 512s, H/S, W/S), S = prod(stride_list)."""
 
     def __init__(self, scale: float, in_chans: int = 3,
                  stride_list: Sequence[int] = DEFAULT_STRIDES) -> None:
         super().__init__()
-        strides = _check_strides(stride_list)
+        strides = check_stride_list(stride_list, "stem, blocks3..blocks6")
         self.conv1 = ConvBNAct(in_chans, make_divisible(16 * scale), 3, strides[0],
                                act_layer=nn.Hardswish)
         for i, name in enumerate(NET_CONFIG):
@@ -206,7 +201,7 @@ class PPLCNet(nn.Module):
             raise ConfigError(f"quantum_block: applies only to models with a bottleneck "
                               f"(lcnet_XXX_tanh4, hq_lcnet_XXX); got {quantum_block!r}")
         self.scale, self.drop_rate = scale, float(drop_rate)
-        self.stride_list = _check_strides(stride_list)
+        self.stride_list = check_stride_list(stride_list, "stem, blocks3..blocks6")
         self.multi_backbone = multi_backbone
 
         def make_backbone(chans: int) -> LCNetBackbone:
@@ -230,11 +225,8 @@ class PPLCNet(nn.Module):
         if bottleneck is None:
             self.bottleneck: nn.Module | None = None
         else:
-            check_int("bottleneck", bottleneck)
-            block = QuantumBlock(bottleneck, "hadamard_ry", 1, kind=quantum_block or "quantum",
-                                 angle_scale=math.pi, backend=backend, diff_method=diff_method,
-                                 quantum_kwargs=quantum_kwargs)
-            self.bottleneck = AngleBottleneck(LinearProjection(feat, bottleneck), block)
+            self.bottleneck = hadamard_ry_bottleneck(feat, bottleneck, quantum_block, backend,
+                                                     diff_method, quantum_kwargs)
             feat = bottleneck
         self.fc = nn.Linear(feat, num_classes)
 
