@@ -245,14 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="few repeats (smoke test)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timed pairs per case (default: per case, 10-40; --quick: 3)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads (default: torch's; use 1 on a shared, busy CPU)")
     p.add_argument("--only", default=None, help="run only cases whose name contains this")
     p.add_argument("--profile", action="store_true", help="print the hybrids' top ops")
     p.add_argument("--quantum-block", default=None,
                    help="hybrid quantum_block option (default: the model's, i.e. 'quantum')")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results file (default {RESULTS})")
     args = p.parse_args(argv)
 
     if args.threads:

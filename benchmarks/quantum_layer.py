@@ -151,12 +151,15 @@ def fmt(samples: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (few repeats, less time)")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
-    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256],
+                        help="batch sizes to time (default 1 32 256)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repeats per point (default: chosen from the batch size)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch/OpenMP threads for every method (default 1: the ops are small "
                              "and one thread is robust on a shared machine; 0 = library default)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quantum_layer.json"))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quantum_layer.json"),
+                        help="JSON results file (default benchmarks/results/quantum_layer.json)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.threads:

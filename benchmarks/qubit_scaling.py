@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-budget", type=float, default=540.0,
                         help="seconds for the whole run, shared out among the (method, batch) "
                              "sweeps; points that would not fit are skipped and listed (default 540)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                        help="methods to run (default: all; rivals that are not installed are skipped)")
     parser.add_argument("--quick", action="store_true", help="n = 4..10, one repeat (smoke run)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "qubit_scaling.json"),
                         help="JSON output path")

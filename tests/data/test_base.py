@@ -6,10 +6,10 @@ from hqmed.data.base import (
     ImageDataset,
     crop_box,
     default_cache_dir,
-    resize_images,
     resolve_data_root,
     to_channels,
 )
+from hqmed.data.resize import resize_images
 from hqmed.errors import DataError, ShapeError
 
 

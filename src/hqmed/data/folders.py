@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hqmed.data.base import ImageDataset, read_image_file, resize_images
+from hqmed.data.base import ImageDataset, read_image_file
 from hqmed.data.dicom import is_dicom
+from hqmed.data.resize import resize_images
 from hqmed.data.skips import SkipLog, check_on_error
 from hqmed.errors import ConfigError, DataError, DataNotFoundError
 

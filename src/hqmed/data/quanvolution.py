@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hqmed.data.base import ImageDataset, resize_images
+from hqmed.data.base import ImageDataset
+from hqmed.data.resize import resize_images
 from hqmed.errors import ConfigError, DataError, ShapeError
 from hqmed.quantum import angle_embedding, expval_z, random_layers, zero_state
 from hqmed.utils.io import atomic_write_bytes

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hqmed.data.resize import resize_images
 from hqmed.errors import DataError, ShapeError
 
 __all__ = ["Store", "StoreWriter", "StoredImages", "open_store", "read_rows"]
@@ -263,8 +264,6 @@ class StoredImages:
 
     def read(self, idx: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
         """Pixels of rows ``idx`` (all rows when None): (B, C, H, W) float32 in [0, 1]."""
-        from hqmed.data.base import resize_images  # here: hqmed.data.base imports this module
-
         sel = np.arange(len(self)) if idx is None else np.arange(len(self))[idx]
         which, rows = self.which[sel], self.rows[sel]
         c0, h0, w0 = self.stores[0].shape[1:]

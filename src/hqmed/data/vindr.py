@@ -62,12 +62,12 @@ from hqmed.data.base import (
     ImageDataset,
     crop_box,
     default_cache_dir,
-    resize_images,
     resolve_data_root,
     resolve_inside,
 )
 from hqmed.data.dicom import read_dicom
 from hqmed.data.limits import check_regular_file
+from hqmed.data.resize import resize_images
 from hqmed.data.skips import SkipLog, check_on_error
 from hqmed.data.store import Store, StoredImages, StoreWriter, open_store
 from hqmed.errors import ConfigError, DataError, DataNotFoundError

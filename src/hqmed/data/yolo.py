@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hqmed.data.base import ImageDataset, crop_box, read_image_file, resize_images
+from hqmed.data.base import ImageDataset, crop_box, read_image_file
 from hqmed.data.folders import check_image_size, is_image_file, list_files
+from hqmed.data.resize import resize_images
 from hqmed.data.skips import SkipLog, check_on_error
 from hqmed.errors import ConfigError, DataError, DataNotFoundError
 from hqmed.utils.io import read_yaml

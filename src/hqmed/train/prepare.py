@@ -22,9 +22,10 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from hqmed.data import balancing
-from hqmed.data.base import ImageDataset, resize_images
+from hqmed.data.base import ImageDataset
 from hqmed.data.quanvolution import add_quantum_channels
 from hqmed.data.registry import load_source
+from hqmed.data.resize import resize_images
 from hqmed.data.store import StoredImages
 from hqmed.data.transforms import Augmentation, Normalizer
 from hqmed.errors import DataError

@@ -1,0 +1,32 @@
+"""Every benchmark flag has help text, and every benchmark can write its JSON where asked (--out)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BENCH = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py"))
+
+
+def _add_argument_calls(path: Path) -> list[ast.Call]:
+    tree = ast.parse(path.read_text())
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, "attr", "") == "add_argument"]
+
+
+@pytest.mark.parametrize("path", BENCH, ids=[p.name for p in BENCH])
+def test_every_benchmark_flag_has_help(path):
+    calls = _add_argument_calls(path)
+    missing = [ast.unparse(c.args[0]) for c in calls
+               if c.args and not any(k.arg == "help" for k in c.keywords)]
+    assert missing == [], f"{path.name}: flags without help: {missing}"
+
+
+@pytest.mark.parametrize("path", [p for p in BENCH if p.name != "__init__.py"],
+                         ids=[p.name for p in BENCH if p.name != "__init__.py"])
+def test_every_benchmark_takes_out(path):
+    flags = {c.args[0].value for c in _add_argument_calls(path)
+             if c.args and isinstance(c.args[0], ast.Constant)}
+    assert "--out" in flags, f"{path.name}: expected an --out flag for its JSON; got {sorted(flags)}"
