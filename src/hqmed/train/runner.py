@@ -192,10 +192,9 @@ def _selection_splits(cfg: ExperimentConfig, data: ExperimentData, splits: dict
                             f"to hold out one image per class; got {len(tr)} images for "
                             f"{len(np.unique(y[tr]))} classes in fold {fold} (use selection.source"
                             "=none or more data)")
-        _, sel_idx, _ = holdout_split(y[tr], val_fraction=fraction, test_fraction=0.0,
-                                      seed=fold_seed(cfg.seed, fold, 6),
-                                      groups=_groups(data, tr, cfg.protocol.group_aware))
-        inner.append(np.sort(tr[sel_idx]))
+        _, part = carve_inner(data, tr, fraction, fold_seed(cfg.seed, fold, 6),
+                              cfg.protocol.group_aware)
+        inner.append(np.sort(part))
     return inner
 
 
@@ -208,13 +207,20 @@ def inner_splits(splits: dict, data: ExperimentData, fraction: float, seed: int,
     validation part nor the test split (dropped: ``test`` is None) can reach what is selected on
     the inner parts.
     """
-    y = data.full.labels
-    folds = []
-    for i, (tr, _) in enumerate(splits["folds"]):
-        a, b, _ = holdout_split(y[tr], val_fraction=fraction, test_fraction=0.0,
-                                seed=fold_seed(seed, i, 5), groups=_groups(data, tr, group_aware))
-        folds.append((tr[a], tr[b]))
+    folds = [carve_inner(data, tr, fraction, fold_seed(seed, i, 5), group_aware)
+             for i, (tr, _) in enumerate(splits["folds"])]
     return {"protocol": f"{splits['protocol']}+inner", "folds": folds, "test": None}
+
+
+def carve_inner(data: ExperimentData, train_idx: np.ndarray, fraction: float, seed: int,
+                group_aware: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, inner part) of a training portion: a stratified, group-aware ``fraction`` of it,
+    drawn from its labels only. One carve for both uses: a search's inner folds
+    (:func:`inner_splits`) and best-epoch selection (``selection.source: inner``)."""
+    y = data.full.labels
+    a, b, _ = holdout_split(y[train_idx], val_fraction=fraction, test_fraction=0.0, seed=seed,
+                            groups=_groups(data, train_idx, group_aware))
+    return train_idx[a], train_idx[b]
 
 
 def _protocol_splits(cfg: ExperimentConfig, data: ExperimentData) -> dict:
