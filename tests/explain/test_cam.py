@@ -87,7 +87,7 @@ def test_gradcampp_matches_its_formula_written_out():
 
 def test_hybrid_gradient_flows_through_the_quantum_block():
     """The fused simulator's backward gives the same map as plain autograd through the gates."""
-    torch.manual_seed(0)  # a fixed model: float32 maps of an unseeded one differed by >1e-4 once
+    torch.manual_seed(4)  # a fixed model whose class-1 map is not all zero (ReLU) at 32 px
     model = create_model("hq_litespinenet", num_classes=4).eval()
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     fused, _, _ = attribute(model, x, target=1, method="gradcam")
