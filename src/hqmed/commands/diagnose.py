@@ -21,21 +21,20 @@ from hqmed.data.folders import load_image_files
 from hqmed.errors import ConfigError
 from hqmed.eval.trainability import diagnose_model
 from hqmed.models import create_model, model_default_cfg
+from hqmed.quantum.scaling import parse_qubit_range
 from hqmed.study.diagnostics import diagnose_run, normalised_batches
 
 HELP = "trainability of a model's quantum blocks: concentration, barren plateaus, entanglement"
 
 
 def _int_range(text: str) -> list[int]:
-    """'2:10:2' (start:stop:step, stop included) or '1,2,3' -> list of ints."""
+    """'2:10:2' (start:stop:step, stop included; the cost command's qubit-range syntax) or
+    '1,2,3' -> list of ints >= 1."""
     try:
-        if ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            start, stop, step = (parts + [1])[:3] if len(parts) == 2 else parts
-            values = list(range(start, stop + 1, step))
-        else:
-            values = [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
+        if "," not in text:
+            return parse_qubit_range(text)
+        values = [int(p) for p in text.split(",") if p.strip()]
+    except (ConfigError, ValueError):
         raise argparse.ArgumentTypeError(f"expected START:STOP[:STEP] or a comma list of ints; "
                                          f"got {text!r}") from None
     if not values or min(values) < 1:
