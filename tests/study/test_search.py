@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import yaml
 from scipy import stats
+from tiny_phantoms import tiny_study
 
 import hqmed.train.runner as train_runner
 from hqmed.errors import ConfigError
@@ -24,23 +25,11 @@ from hqmed.study.runner import run_study
 from hqmed.study.search import choose, search_points
 from hqmed.train.rundir import RunDir
 
-TINY = {
-    "name": "tiny-search",
-    "base": {
-        "model": {"name": "litespinenet"},
-        "data": {"source": "phantoms",
-                 "params": {"root": "{out}/data/ph", "n_images": 160, "seed": 0, "difficulty": 0.2,
-                            "image_size": 32, "radiograph_size": [128, 96]}},
-        "batch_size": 16, "epochs": 1, "seed": 1, "num_threads": 1,
-        "protocol": {"kind": "cv", "folds": 2, "group_aware": False, "stratified": False},
-    },
-    "datasets": [{"name": "phantoms"}],
-    "models": [{"name": "litespinenet"}],
-    "search": {"grid": {"optim.lr": [1.0e-3, 1.0e-2], "model.drop_rate": [0.1, 0.5]},
-               "inner_val": 0.25},
-    "statistics": {"n_boot": 20},
-    "cost": {"enabled": False},
-}
+TINY = tiny_study(["litespinenet"], n_images=160, name="tiny-search",
+                  base={"num_threads": 1, "protocol": {"stratified": False}},
+                  search={"grid": {"optim.lr": [1.0e-3, 1.0e-2], "model.drop_rate": [0.1, 0.5]},
+                          "inner_val": 0.25},
+                  cost={"enabled": False})
 
 
 def test_grid_points_are_the_product_in_key_order():
@@ -63,9 +52,17 @@ def test_random_points_are_seeded_and_lr_is_log_uniform():
 
 
 @pytest.mark.parametrize("search, match", [
-    ({"grid": {"optim.lr": [1e-3]}, "n_trials": 3}, "not both"),
-    ({"grid": {"optim.momentum": [0.9]}}, "keys among"),
-    ({"n_trials": 3, "ranges": {"optim.lr": [0.0, 1e-3]}}, "log-scaled"),
+    ({"grid": {"optim.lr": [1e-3]}, "n_trials": 3},
+     r"key 'search': expected either grid, or n_trials with ranges; got both$"),
+    ({"n_trials": 3}, r"key 'search': expected ranges to draw n_trials points from; got none$"),
+    ({"grid": {"optim.momentum": [0.9]}},
+     r"key 'search\.grid': expected keys among \['optim\.lr', .*\]; got \['optim\.momentum'\]$"),
+    ({"grid": {"optim.lr": []}},
+     r"key 'search\.grid': expected a non-empty list of values per key; got empty lists for \['optim\.lr'\]$"),
+    ({"n_trials": 3, "ranges": {"optim.lr": [0.0, 1e-3]}},
+     r"key 'search': expected ranges\.optim\.lr low > 0 \(it is log-scaled\); got \[0\.0, 0\.001\]$"),
+    ({"n_trials": 3, "ranges": {"model.drop_rate": [0.5, 0.1]}},
+     r"key 'search': expected ranges\.model\.drop_rate as \[low, high\] with 0 <= low <= high; got \[0\.5, 0\.1\]$"),
     ({"grid": {"optim.lr": [1e-3]}, "models": ["nope"]}, "search.models: model 'nope'"),
 ])
 def test_bad_search_sections_are_refused(search, match):

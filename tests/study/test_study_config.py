@@ -33,8 +33,12 @@ def study(**kw):
 
 
 def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="unknown key 'statistics.alpah'"):
+    with pytest.raises(ConfigError, match=r"^x\.yaml: unknown key 'statistics\.alpah'; expected one of "
+                                          r"\['alpha', 'ci_level', .*\]$"):
         parse_study(study(statistics={"alpah": 0.05}), source="x.yaml")
+    with pytest.raises(ConfigError, match=r"^x\.yaml: unknown key 'datasets\.0\.flag'; expected one of "
+                                          r"\['data', 'name', 'overrides', 'reference', 'synthetic'\]$"):
+        parse_study(study(datasets=[{"name": "d", "flag": 1}]), source="x.yaml")
     with pytest.raises(ConfigError, match="x.yaml: key 'datasets' is required"):
         parse_study({"name": "s", "base": BASE}, source="x.yaml")
 
@@ -76,8 +80,15 @@ def test_unknown_source_param_fails_before_training(tmp_path):
 
 
 def test_sweep_rejects_unknown_width():
-    with pytest.raises(ConfigError, match="widths"):
-        parse_study(study(sweeps=[{"name": "x", "widths": [0.6]}]))
+    with pytest.raises(ConfigError, match=r"^x\.yaml: key 'sweeps\.0\.widths': expected widths among "
+                                          r"0\.5, 0\.75, 1\.0, 1\.5, 2\.0 \(the LCNet scales\); got \[0\.6\]$"):
+        parse_study(study(sweeps=[{"name": "x", "widths": [0.6, 2.0]}]), source="x.yaml")
+
+
+def test_run_names_become_folders():
+    with pytest.raises(ConfigError, match=r"^<study>: key 'models\.1\.name': expected a name of letters, "
+                                          r"digits, .*\(it becomes a folder name\); got 'hq/x'$"):
+        parse_study(study(models=[{"name": "litespinenet"}, {"name": "hq/x"}]))
 
 
 def test_merge_order_and_placeholders(tmp_path):
@@ -130,8 +141,28 @@ def test_net_benefit_thresholds_are_probabilities():
     cfg = parse_study(study(statistics={"net_benefit_thresholds": [0.3, 0.1]}))
     assert cfg.statistics.net_benefit_thresholds == [0.1, 0.3]
     assert parse_study(study()).statistics.net_benefit_thresholds == [0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
-    with pytest.raises(ConfigError, match=r"net_benefit_thresholds.*each in \(0, 1\); got \[0\.1, 1\.5\]"):
+    with pytest.raises(ConfigError, match=r"^<study>: key 'statistics\.net_benefit_thresholds': expected "
+                                          r"threshold probabilities, each in \(0, 1\); got \[0\.1, 1\.5\]$"):
         parse_study(study(statistics={"net_benefit_thresholds": [0.1, 1.5]}))
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("statistics.n_boot=5", "key 'statistics.n_boot': expected a number >= 10; got 5"),
+    ("statistics.alpah=0.1", "unknown key 'statistics.alpah'; expected one of ['alpha', "),
+    # keys of every run's experiment config: base, a model's or dataset's overrides, dataset data
+    ("base.epochs=abc", "key 'epochs': expected a valid integer, unable to parse string as an "
+                        "integer; got 'abc'"),
+    ("base.optim.lrr=0.1", "unknown key 'optim.lrr'; expected one of ['gamma', 'lr', "),
+    ("models.1.overrides.batch_size=0", "key 'batch_size': expected a number >= 1; got 0"),
+    ("datasets.0.data.image_size=4", "key 'data.image_size': expected a number >= 8; got 4"),
+])
+def test_a_study_set_mistake_names_the_flag_and_its_value(tmp_path, flag, message):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(study()))
+    with pytest.raises(ConfigError) as info:
+        load_study_config(p, ["statistics.n_boot=20", flag])
+    assert str(info.value).startswith(f"--set {flag}: {message}")
+    assert str(p) not in str(info.value)
 
 
 def test_shipped_search_points_and_search_runs():

@@ -19,45 +19,63 @@ a run (``to_dict`` / ``from_dict``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from functools import cache
+from typing import Annotated, Any, Literal, get_type_hints
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from hqmed.errors import ConfigError, DataError, ShapeError
+from hqmed.utils.validation import bool_as_number_error, format_validation_error
 
 __all__ = ["AugmentationConfig", "Augmentation", "Normalizer"]
 
 
+def _number(value: Any) -> Any:
+    """A boolean is not a probability or a factor (pydantic would read ``true`` as 1.0)."""
+    error = bool_as_number_error(value, "a number")
+    if error is not None:
+        raise error
+    return value
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0), BeforeValidator(_number)]
+Factor = Annotated[float, Field(ge=0.0, lt=1.0), BeforeValidator(_number)]  # of the image's value
+
+
 @dataclass
 class AugmentationConfig:
-    """Augmentation settings (probabilities in [0, 1], factors as fractions)."""
+    """Augmentation settings (probabilities in [0, 1], factors as fractions).
 
-    crop: str = "pad"  # "pad" (pad + random crop back to H x W), "resized" (random resized crop) or "none"
-    crop_padding: int = 8  # px of reflection padding on each side for crop="pad"
-    crop_scale: tuple[float, float] = (0.7, 1.0)  # area fraction range for crop="resized"
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect-ratio (w/h) range for crop="resized"
-    hflip: float = 0.5  # probability of a horizontal flip
-    vflip: float = 0.5  # probability of a vertical flip
-    brightness: float = 0.2  # multiply by a factor in [1 - b, 1 + b]
-    contrast: float = 0.2  # scale deviations from the per-image mean by a factor in [1 - c, 1 + c]
-    opacity: float = 0.2  # alpha in [1 - o, 1] over a black background
+    The one declaration of these settings: a config's ``augmentation:`` section is this dataclass
+    (plus ``enabled``, :class:`hqmed.train.config.AugmentationConfig`), validated by pydantic from
+    the annotations below; a direct call is checked against the same annotations.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    crop: Literal["pad", "resized", "none"] = "pad"  # pad + random crop back to H x W, random resized crop, or none
+    crop_padding: Annotated[int, Field(ge=0), BeforeValidator(_number)] = 8  # px of reflection padding per side (crop="pad")
+    crop_scale: tuple[float, float] = (0.7, 1.0)  # area fraction range (crop="resized")
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect-ratio (w/h) range (crop="resized")
+    hflip: Probability = 0.5  # probability of a horizontal flip
+    vflip: Probability = 0.5  # probability of a vertical flip
+    brightness: Factor = 0.2  # multiply by a factor in [1 - b, 1 + b]
+    contrast: Factor = 0.2  # scale deviations from the per-image mean by a factor in [1 - c, 1 + c]
+    opacity: Probability = 0.2  # alpha in [1 - o, 1] over a black background
     clip: bool = True  # clip the result to [0, 1]
 
     def __post_init__(self) -> None:
-        if self.crop not in ("pad", "resized", "none"):
-            raise ConfigError(f"augmentation.crop: expected 'pad', 'resized' or 'none'; got {self.crop!r}")
-        for name in ("hflip", "vflip", "opacity"):
-            v = getattr(self, name)
-            if not 0.0 <= float(v) <= 1.0:
-                raise ConfigError(f"augmentation.{name}: expected a value in [0, 1]; got {v!r}")
-        for name in ("brightness", "contrast"):
-            v = getattr(self, name)
-            if not 0.0 <= float(v) < 1.0:
-                raise ConfigError(f"augmentation.{name}: expected a value in [0, 1); got {v!r}")
-        if int(self.crop_padding) < 0:
-            raise ConfigError(f"augmentation.crop_padding: expected >= 0; got {self.crop_padding!r}")
+        # Each field against its annotation (pydantic has done so already when this is a config
+        # section; a direct call has not), then the rules between values.
+        try:
+            checked = _fields_model(type(self)).model_validate(self.__dict__)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, "augmentation")) from None
+        self.__dict__.update(checked.model_dump())
         lo, hi = self.crop_scale
         if not 0.0 < lo <= hi <= 1.0:
             raise ConfigError(f"augmentation.crop_scale: expected 0 < lo <= hi <= 1; got {self.crop_scale!r}")
@@ -67,6 +85,15 @@ class AugmentationConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@cache
+def _fields_model(cls: type) -> type[BaseModel]:
+    """A pydantic model with the dataclass ``cls``'s fields (annotations and defaults), to check
+    a directly constructed instance field by field."""
+    hints = get_type_hints(cls, include_extras=True)
+    return create_model(f"{cls.__name__}Fields", __config__=cls.__pydantic_config__,
+                        **{f.name: (hints[f.name], f.default) for f in fields(cls)})
 
 
 def _uniform(gen: torch.Generator | None, n: int, lo: float, hi: float, device) -> torch.Tensor:

@@ -23,14 +23,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hqmed.data.registry import get_loader, source_params
 from hqmed.errors import ConfigError
 from hqmed.quantum.scaling import parse_qubit_range
+from hqmed.train.config import ExperimentConfig, apply_overrides
 from hqmed.train.config import Section as ConfigSection
-from hqmed.train.config import apply_overrides, parse_config
 from hqmed.utils.io import read_yaml
+from hqmed.utils.validation import validate
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -41,8 +42,8 @@ class _Section(ConfigSection):
 
 def _check_name(v: str) -> str:
     if not NAME_RE.match(v):
-        raise ValueError(f"a name of letters, digits, '_', '.', '+' or '-' (it becomes a folder "
-                         f"name); got {v!r}")
+        raise ValueError(f"expected a name of letters, digits, '_', '.', '+' or '-' (it becomes a "
+                         f"folder name); got {v!r}")
     return v
 
 
@@ -103,7 +104,8 @@ class SweepSpec(_Section):
     def _widths(cls, v: list[float]) -> list[float]:
         bad = [w for w in v if w not in (0.5, 0.75, 1.0, 1.5, 2.0)]
         if bad:
-            raise ValueError(f"widths among 0.5, 0.75, 1.0, 1.5, 2.0 (the LCNet scales); got {bad}")
+            raise ValueError(f"expected widths among 0.5, 0.75, 1.0, 1.5, 2.0 (the LCNet scales); "
+                             f"got {bad}")
         return v
 
 
@@ -129,7 +131,7 @@ class StatisticsSpec(_Section):
     @classmethod
     def _probabilities(cls, v: list[float]) -> list[float]:
         if any(not 0.0 < x < 1.0 for x in v):
-            raise ValueError("threshold probabilities, each in (0, 1)")  # the error adds "; got v"
+            raise ValueError(f"expected threshold probabilities, each in (0, 1); got {v}")
         return sorted(v)
 
 
@@ -167,7 +169,7 @@ class CostSpec(_Section):
             try:
                 parse_qubit_range(v)
             except ConfigError as exc:  # pydantic reports ValueErrors with the key's path
-                raise ValueError(str(exc).replace("--qubits: ", "")) from None
+                raise ValueError(str(exc).removeprefix("--qubits: ")) from None
         return v
 
 
@@ -198,24 +200,25 @@ class SearchSpec(_Section):
     def _keys(cls, v: dict) -> dict:
         bad = sorted(set(v) - set(SEARCH_KEYS))
         if bad:
-            raise ValueError(f"keys among {list(SEARCH_KEYS)} (not {bad})")
+            raise ValueError(f"expected keys among {list(SEARCH_KEYS)}; got {bad}")
         empty = sorted(k for k, vals in v.items() if not vals)
         if empty:
-            raise ValueError(f"a non-empty list of values per key (empty: {empty})")
+            raise ValueError(f"expected a non-empty list of values per key; got empty lists for {empty}")
         return v
 
     @model_validator(mode="after")
     def _one_kind(self) -> SearchSpec:
         if bool(self.grid) == (self.n_trials is not None):
-            raise ValueError("either grid, or n_trials with ranges ("
-                             + ("not both)" if self.grid else "neither is set)"))
+            raise ValueError("expected either grid, or n_trials with ranges; got "
+                             + ("both" if self.grid else "neither"))
         if self.n_trials is not None and not self.ranges:
-            raise ValueError("ranges to draw n_trials points from (none given)")
+            raise ValueError("expected ranges to draw n_trials points from; got none")
         for k, v in self.ranges.items():
             if k != "batch_size" and (len(v) != 2 or v[0] > v[1] or v[0] < 0):
-                raise ValueError(f"ranges.{k} as [low, high] with 0 <= low <= high (not {v})")
+                raise ValueError(f"expected ranges.{k} as [low, high] with 0 <= low <= high; got {v}")
         if "optim.lr" in self.ranges and self.ranges["optim.lr"][0] <= 0:
-            raise ValueError(f"ranges.optim.lr low > 0, it is log-scaled (not {self.ranges['optim.lr']})")
+            raise ValueError("expected ranges.optim.lr low > 0 (it is log-scaled); "
+                             f"got {self.ranges['optim.lr']}")
         return self
 
 
@@ -313,32 +316,13 @@ def expand_sweeps(cfg: StudyConfig) -> tuple[list[ModelSpec], list[dict]]:
     return models, comps
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key '{key}'")
-        elif err["type"] == "missing":
-            lines.append(f"{source}: key '{key}' is required; got nothing")
-        else:
-            msg = err.get("msg", "").removeprefix("Value error, ")
-            if msg.startswith("expected "):  # already "expected X; got Y"
-                lines.append(f"{source}: key '{key}': {msg}")
-                continue
-            lines.append(f"{source}: key '{key}': expected {msg.removeprefix('Input should be ')}; "
-                         f"got {err.get('input')!r}")
-    return "\n".join(lines)
-
-
-def parse_study(raw: Any, source: str = "<study>") -> StudyConfig:
+def parse_study(raw: Any, source: str = "<study>", overrides: list[str] | None = None) -> StudyConfig:
+    """Validate a study mapping; ``overrides``: the ``--set`` items already applied to it (an
+    error at a key one of them set names that flag instead of ``source``)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with keys name, base, datasets, models; "
                           f"got {type(raw).__name__}")
-    try:
-        cfg = StudyConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    cfg = validate(StudyConfig, raw, source, overrides)
     _check_references(cfg, source)
     return cfg
 
@@ -398,7 +382,25 @@ def load_study_config(path: str | os.PathLike, overrides: list[str] | None = Non
     raw = read_yaml(path, what="study config")
     if not isinstance(raw, dict):
         raise ConfigError(f"study config {path}: expected a mapping; got {type(raw).__name__}")
-    return parse_study(apply_study_overrides(raw, overrides), source=str(path))
+    cfg = parse_study(apply_study_overrides(raw, overrides), str(path), overrides)
+    resolve_runs(cfg, ".", source=str(path), overrides=overrides)  # every run is valid, now
+    return cfg
+
+
+# A study --set KEY=VALUE that reaches each run's experiment config, and the key it sets there.
+_RUN_KEY = re.compile(r"^(?:base|(?:datasets|models|sweeps)\.\d+\.overrides)\.(?P<key>.+)$"
+                      r"|^datasets\.\d+\.(?P<data>data(?:\..+)?)$|^models\.\d+\.(?P<model>model(?:\..+)?)$")
+
+
+def _run_overrides(overrides: list[str] | None) -> list[tuple[str, str]]:
+    """(experiment key, ``--set`` item) of the study overrides that set a run's key, e.g.
+    ``base.optim.lr=x`` -> ``optim.lr``: an invalid run value names the flag that set it."""
+    pairs = []
+    for item in overrides or []:
+        match = _RUN_KEY.match(item.split("=", 1)[0].strip())
+        if match:
+            pairs.append((next(g for g in match.groups() if g), item))
+    return pairs
 
 
 def experiment_dict(cfg: StudyConfig, dataset: DatasetSpec, model: ModelSpec,
@@ -436,10 +438,11 @@ def experiment_dict(cfg: StudyConfig, dataset: DatasetSpec, model: ModelSpec,
 
 
 def resolve_runs(cfg: StudyConfig, out: str | os.PathLike, data_root: str | None = None,
-                 source: str = "<study>") -> list[dict]:
+                 source: str = "<study>", overrides: list[str] | None = None) -> list[dict]:
     """Every (dataset, model) run of the study with its validated ExperimentConfig.
 
     Returns dicts ``{"dataset", "model", "spec", "config"}`` in dataset-major order.
+    ``overrides``: the study's ``--set`` items (already in ``cfg``), to name in errors they cause.
     """
     values = {"out": str(Path(out)), "data_root": str(data_root) if data_root else "."}
     runs = []
@@ -449,7 +452,7 @@ def resolve_runs(cfg: StudyConfig, out: str | os.PathLike, data_root: str | None
                 continue
             exp = experiment_dict(cfg, ds, m, values, data_root)
             where = f"{source} (dataset '{ds.name}', model '{m.name}')"
-            conf = parse_config(exp, source=where)
+            conf = validate(ExperimentConfig, exp, where, _run_overrides(overrides))
             _check_source_params(conf.data.source, conf.data.params, where)
             runs.append({"dataset": ds.name, "model": m.name, "spec": m, "config": conf})
     return runs

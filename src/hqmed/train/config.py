@@ -19,23 +19,17 @@ Minimal YAML::
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from hqmed.data.transforms import AugmentationConfig as TransformsConfig
 from hqmed.errors import ConfigError
 from hqmed.utils.io import load_yaml, read_yaml
+from hqmed.utils.validation import bool_as_number_error, validate
 
 __all__ = [
     "AugmentationConfig",
@@ -78,8 +72,7 @@ class Section(BaseModel):
         if isinstance(value, bool) and info.field_name in cls.model_fields:
             types = _scalar_types(cls.model_fields[info.field_name].annotation)
             if bool not in types and types & {int, float}:
-                kind = "an integer" if int in types else "a number"
-                raise ValueError(f"expected {kind}; got {str(value).lower()} (a boolean)")
+                raise bool_as_number_error(value, "an integer" if int in types else "a number")
         return value
 
 
@@ -147,32 +140,16 @@ class BalancingConfig(Section):
         return self
 
 
-class AugmentationConfig(Section):
-    """Training-time augmentation, ``hqmed.data.transforms.Augmentation`` (off unless enabled).
+@dataclass
+class AugmentationConfig(TransformsConfig):
+    """Training-time augmentation, ``hqmed.data.transforms.Augmentation``, off unless ``enabled``.
 
     The LiteSpineNet paper's "random crops, horizontal and vertical flips, and opacity adjustments";
-    order crop -> flips -> brightness -> contrast -> opacity -> clip. Fields mirror
-    ``hqmed.data.transforms.AugmentationConfig`` (same names and defaults).
+    order crop -> flips -> brightness -> contrast -> opacity -> clip. The other fields, their units,
+    bounds and checks are ``hqmed.data.transforms.AugmentationConfig``'s (declared once, there).
     """
 
     enabled: bool = False
-    crop: Literal["pad", "resized", "none"] = "pad"  # pad+random crop, random resized crop, or none
-    crop_padding: int = Field(8, ge=0)  # px of reflection padding per side (crop="pad")
-    crop_scale: tuple[float, float] = (0.7, 1.0)  # area fraction range (crop="resized")
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratio w/h range (crop="resized")
-    hflip: float = Field(0.5, ge=0.0, le=1.0)  # probability of a horizontal flip
-    vflip: float = Field(0.5, ge=0.0, le=1.0)  # probability of a vertical flip
-    brightness: float = Field(0.2, ge=0.0, lt=1.0)  # multiply by a factor in [1 - b, 1 + b]
-    contrast: float = Field(0.2, ge=0.0, lt=1.0)  # scale deviations from the image mean by [1 - c, 1 + c]
-    opacity: float = Field(0.2, ge=0.0, le=1.0)  # alpha in [1 - o, 1] over a black background
-    clip: bool = True  # clip the result to [0, 1]
-
-    @model_validator(mode="after")
-    def _ranges(self) -> AugmentationConfig:
-        # the cross-field rules (crop_scale, crop_ratio) live once, in the transforms dataclass
-
-        TransformsConfig(**self.model_dump(exclude={"enabled"}))
-        return self
 
 
 class OptimConfig(Section):
@@ -271,64 +248,6 @@ class ExperimentConfig(Section):
 # Loading, overrides, error messages
 
 
-def _describe_expected(err: dict) -> str:
-    """A short 'expected ...' phrase for one pydantic error."""
-    ctx = err.get("ctx") or {}
-    kind = err.get("type", "")
-    if kind == "literal_error":
-        return f"one of {ctx.get('expected', '')}"
-    bounds = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}",
-              "less_than": "< {lt}", "less_than_equal": "<= {le}"}
-    if kind in bounds:
-        return "a number " + bounds[kind].format(**{k: ctx.get(k) for k in ("gt", "ge", "lt", "le")})
-    return err.get("msg", "a valid value").removeprefix("Input should be ").removeprefix("Value error, ")
-
-
-def _allowed_keys(loc: tuple) -> list[str]:
-    """Field names of the section at ``loc`` (for 'unknown key' messages)."""
-    model: Any = ExperimentConfig
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            break
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            return []
-    return sorted(getattr(model, "model_fields", {}))
-
-
-def _override_for(key: str, overrides: list[str] | None) -> str | None:
-    """The ``--set`` item that set ``key`` (or a section of it, or a key inside it), if any."""
-    for item in reversed(overrides or []):
-        k = item.split("=", 1)[0].strip()
-        if k == key or key.startswith(k + ".") or k.startswith(key + "."):
-            return item
-    return None
-
-
-def _format_errors(exc: ValidationError, source: str, overrides: list[str] | None = None) -> str:
-    """One line per error, naming the file -- or the ``--set KEY=VALUE`` that caused it."""
-    lines = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"])
-        key = ".".join(str(p) for p in loc) or "<top level>"
-        got = err.get("input")
-        item = _override_for(key, overrides)
-        source_here = f"--set {item}" if item is not None else source
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            lines.append(f"{source_here}: unknown key '{key}'; expected one of {allowed}")
-        elif err["type"] == "missing":
-            lines.append(f"{source_here}: key '{key}' is required; got nothing")
-        elif err["type"] == "value_error":
-            lines.append(f"{source_here}: key '{key}': {_describe_expected(err)}")
-        else:
-            lines.append(f"{source_here}: key '{key}': expected {_describe_expected(err)}; got {got!r}")
-    return "\n".join(lines)
-
-
 def parse_value(text: str) -> Any:
     """A CLI override value: YAML scalars/lists ("3e-4", "true", "[1, 2]", "null") or a string."""
     try:
@@ -390,11 +309,7 @@ def parse_config(raw: Any, overrides: list[str] | None = None, source: str = "<c
     """Validate a config given as a dict (e.g. one entry of a study file)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of config keys; got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides)
-    try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source, overrides)) from None
+    return validate(ExperimentConfig, apply_overrides(raw, overrides), source, overrides)
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ExperimentConfig:

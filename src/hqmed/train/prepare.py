@@ -166,7 +166,7 @@ def build_augment(cfg: AugmentationConfig):
     workers), or None when disabled."""
     if not cfg.enabled:
         return None
-    return Augmentation(cfg.model_dump(exclude={"enabled"}))  # same field names as data.transforms
+    return Augmentation(cfg)  # the transforms dataclass, plus ``enabled``
 
 
 # ---------------------------------------------------------------------------------------------
