@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hqmed.errors import DataError
-from hqmed.eval.metrics import _jsonable, check_predictions
+from hqmed.eval.metrics import check_predictions, jsonable
 
 
 def _confidence_outcome(y_true, y_score, class_index):
@@ -53,7 +53,7 @@ def reliability_curve(y_true: Sequence[int], y_score: np.ndarray, n_bins: int = 
         bins.append({"low": edges[b], "high": edges[b + 1], "count": nb,
                      "confidence": sum_conf[b] / nb if nb else None,
                      "accuracy": sum_out[b] / nb if nb else None})
-    return _jsonable({"n_bins": int(n_bins), "edges": edges, "bins": bins})
+    return jsonable({"n_bins": int(n_bins), "edges": edges, "bins": bins})
 
 
 def expected_calibration_error(y_true: Sequence[int], y_score: np.ndarray, n_bins: int = 15,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hqmed.errors import DataError
-from hqmed.eval.metrics import _class_names, _jsonable, check_predictions
+from hqmed.eval.metrics import check_predictions, jsonable, resolve_class_names
 
 DEFAULT_THRESHOLDS = np.round(np.arange(1, 100) / 100.0, 2)
 
@@ -61,7 +61,7 @@ def decision_curve(y_true: Sequence[int], y_score: np.ndarray,
     """
     y, scores = check_predictions(y_true, y_score)
     pt = _check_thresholds(thresholds)
-    names = _class_names(class_names, scores.shape[1])
+    names = resolve_class_names(class_names, scores.shape[1])
     per_class = {}
     for c, name in enumerate(names):
         is_pos = y == c
@@ -78,7 +78,7 @@ def decision_curve(y_true: Sequence[int], y_score: np.ndarray,
             "max_net_benefit": float(nb[best]),
             "max_net_benefit_over_treat_all": float(nb[best] - max(treat_all[best], 0.0)),
         }
-    return _jsonable({"thresholds": pt, "per_class": per_class})
+    return jsonable({"thresholds": pt, "per_class": per_class})
 
 
 def compare_decision_curves(y_true: Sequence[int], y_score_a: np.ndarray, y_score_b: np.ndarray,
@@ -102,4 +102,4 @@ def compare_decision_curves(y_true: Sequence[int], y_score_a: np.ndarray, y_scor
             "delta": a["max_net_benefit"] - b["max_net_benefit"],
             "delta_curve": (np.asarray(a["net_benefit"]) - np.asarray(b["net_benefit"])).tolist(),
         }
-    return _jsonable({"thresholds": da["thresholds"], "models": list(names), "per_class": per_class})
+    return jsonable({"thresholds": da["thresholds"], "models": list(names), "per_class": per_class})

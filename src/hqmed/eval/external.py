@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hqmed.eval.metrics import _class_names, _jsonable, check_scores
+from hqmed.eval.metrics import check_scores, jsonable, resolve_class_names
 
 
 def external_summary(y_score: np.ndarray, class_names: Sequence[str] | None = None) -> dict:
@@ -21,7 +21,7 @@ def external_summary(y_score: np.ndarray, class_names: Sequence[str] | None = No
     with one row per class in class order (count 0 -> None statistics).
     """
     scores = check_scores(y_score, "y_score")
-    names = _class_names(class_names, scores.shape[1])
+    names = resolve_class_names(class_names, scores.shape[1])
     pred = scores.argmax(axis=1)
     conf = scores.max(axis=1)
     rows = []
@@ -33,7 +33,7 @@ def external_summary(y_score: np.ndarray, class_names: Sequence[str] | None = No
             "mean_confidence": float(v.mean()) if v.size else None,
             "std_confidence": float(v.std(ddof=1)) if v.size > 1 else None,
         })
-    return _jsonable({"n": int(scores.shape[0]), "per_class": rows})
+    return jsonable({"n": int(scores.shape[0]), "per_class": rows})
 
 
 def format_external_table(summary: dict) -> str:

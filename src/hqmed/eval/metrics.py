@@ -99,7 +99,8 @@ def check_predictions(y_true: object, y_score: object) -> tuple[np.ndarray, np.n
     return labels, scores
 
 
-def _class_names(class_names: Sequence[str] | None, k: int) -> list[str]:
+def resolve_class_names(class_names: Sequence[str] | None, k: int) -> list[str]:
+    """``class_names`` as K strings (checked against K), or "0" ... "K-1" when None."""
     if class_names is None:
         return [str(i) for i in range(k)]
     names = [str(c) for c in class_names]
@@ -167,12 +168,13 @@ def auroc(y_true: np.ndarray, y_score: np.ndarray,
     k = y_score.shape[1]
     onehot = y_true[:, None] == np.arange(k)[None, :]
     per_class = np.array([binary_auc(onehot[:, c], y_score[:, c]) for c in range(k)])
-    macro = (per_class[_positive_index(positive_class, k)] if k == 2 else _nanmean(per_class))
+    macro = (per_class[positive_index(positive_class, k)] if k == 2 else _nanmean(per_class))
     return {"per_class": per_class, "macro": float(macro),
             "micro": binary_auc(onehot.ravel(), y_score.ravel())}
 
 
-def _positive_index(positive_class: int | None, k: int) -> int:
+def positive_index(positive_class: int | None, k: int) -> int:
+    """The column of the positive class of a two-class task (scikit-learn's pos_label: 1 if None)."""
     pos = 1 if positive_class is None else int(positive_class)
     if k != 2 or pos not in (0, 1):
         raise DataError(f"positive_class: expected 0 or 1 for a two-class task; got {positive_class} "
@@ -197,21 +199,21 @@ def roc_curves(y_true: np.ndarray, y_score: np.ndarray,
     """
     y_true, y_score = check_predictions(y_true, y_score)
     k = y_score.shape[1]
-    names = _class_names(class_names, k)
+    names = resolve_class_names(class_names, k)
     onehot = y_true[:, None] == np.arange(k)[None, :]
     curves = {names[c]: _roc_curve(onehot[:, c], y_score[:, c]) for c in range(k)}
     curves["micro"] = _roc_curve(onehot.ravel(), y_score.ravel())
     return curves
 
 
-def _jsonable(x: object) -> object:
+def jsonable(x: object) -> object:
     """NaN -> None, numpy scalars/arrays -> Python floats/ints/lists (recursively)."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
+        return jsonable(x.tolist())
     if isinstance(x, (np.integer, bool, np.bool_)):
         return x.item() if hasattr(x, "item") else x
     if isinstance(x, (float, np.floating)):
@@ -244,14 +246,14 @@ def classification_metrics(y_true: object, y_score: object,
     """
     labels, scores = check_predictions(y_true, y_score)
     k = scores.shape[1]
-    names = _class_names(class_names, k)
+    names = resolve_class_names(class_names, k)
     pred = (np.argmax(scores, axis=1) if y_pred is None
             else check_labels(y_pred, "y_pred", num_classes=k))
     if pred.shape != labels.shape:
         raise ShapeError(f"y_pred: expected shape {labels.shape}; got {pred.shape}")
     cm = confusion_matrix(labels, pred, k)
     prf = precision_recall_f1(labels, pred, k)
-    pos = _positive_index(positive_class, k) if k == 2 else None
+    pos = positive_index(positive_class, k) if k == 2 else None
     auc = auroc(labels, scores, positive_class=pos)
     out = {
         "n": int(labels.size),
@@ -274,7 +276,7 @@ def classification_metrics(y_true: object, y_score: object,
         "confusion_matrix": cm,
         "binary": None if pos is None else _binary(cm, prf, pos, names, auc["macro"]),
     }
-    return _jsonable(out)
+    return jsonable(out)
 
 
 def _binary(cm: np.ndarray, prf: dict, pos: int, names: list[str], auc: float) -> dict:
@@ -303,7 +305,7 @@ def majority_baseline(y_train: object, y_true: object, num_classes: int,
     scores = np.zeros((labels.size, num_classes))
     scores[:, majority] = 1.0
     out = classification_metrics(labels, scores, class_names, positive_class=positive_class)
-    out["majority_class"] = _class_names(class_names, num_classes)[majority]
+    out["majority_class"] = resolve_class_names(class_names, num_classes)[majority]
     return out
 
 
@@ -348,4 +350,4 @@ def summarize_folds(per_fold: Sequence[dict], ddof: int = 1) -> dict[str, dict[s
         mean = float(vals.mean()) if vals.size else math.nan
         std = float(vals.std(ddof=ddof)) if vals.size > ddof else math.nan
         out[key] = {"mean": mean, "std": std, "n": int(vals.size)}
-    return _jsonable(out)
+    return jsonable(out)

@@ -31,11 +31,11 @@ from scipy import stats
 
 from hqmed.errors import DataError, ShapeError
 from hqmed.eval.metrics import (
-    _class_names,
-    _jsonable,
-    _positive_index,
     check_labels,
     check_predictions,
+    jsonable,
+    positive_index,
+    resolve_class_names,
     scalar_metrics,
 )
 
@@ -65,7 +65,7 @@ class TTestResult:
     direction: str = DIRECTION
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def paired_ttest(a: Sequence[float], b: Sequence[float], alpha: float = 0.01) -> TTestResult:
@@ -145,7 +145,7 @@ class McNemarResult:
     method: str  # "exact" or "chi2"
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 #: Below this number of discordant pairs (b + c) the exact binomial test is used.
@@ -327,7 +327,7 @@ def bootstrap_overall_ci(y_true: Sequence[int], y_score: np.ndarray, level: floa
     k = scores.shape[1]
     reps, full = _bootstrap(y, scores, bootstrap_indices(y, n_boot, seed, stratified=False))
     if k == 2:
-        pos = _positive_index(positive_class, k)
+        pos = positive_index(positive_class, k)
         neg = 1 - pos
         columns = {"auroc": ("auroc", pos), "sensitivity": ("recall", pos),
                    "specificity": ("recall", neg), "ppv": ("precision", pos),
@@ -342,7 +342,7 @@ def bootstrap_overall_ci(y_true: Sequence[int], y_score: np.ndarray, level: floa
         metrics[name] = _interval(reps[key][:, col], float(full[key][0, col]), level)
     correct = int(round(full["accuracy"][0, 0] * y.size))
     metrics["accuracy"]["wilson"] = dict(zip(("low", "high"), wilson_interval(correct, y.size, level)))
-    return _jsonable({"method": "percentile bootstrap (plain, not stratified)", "level": level,
+    return jsonable({"method": "percentile bootstrap (plain, not stratified)", "level": level,
                       "n_boot": n_boot, "seed": seed, "metrics": metrics})
 
 
@@ -367,12 +367,12 @@ def bootstrap_classwise_ci(y_true: Sequence[int], y_score: np.ndarray, level: fl
     y, scores = check_predictions(y_true, y_score)
     _check_level(level)
     k = scores.shape[1]
-    names = _class_names(class_names, k)
+    names = resolve_class_names(class_names, k)
     reps, full = _bootstrap(y, scores, bootstrap_indices(y, n_boot, seed, stratified=stratified))
     per_class = {key: {names[c]: _interval(reps[key][:, c], float(full[key][0, c]), level)
                        for c in range(k)}
                  for key in ("recall", "precision", "f1", "auroc")}
-    return _jsonable({
+    return jsonable({
         "level": level, "n_boot": n_boot, "seed": seed, "stratified": stratified,
         "method": ("stratified percentile bootstrap (class counts fixed)" if stratified
                    else "percentile bootstrap (plain, not stratified)"),
