@@ -14,8 +14,9 @@ Each check reads the finished runs and comparison documents and returns plain se
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,13 +87,19 @@ def _split_of(r) -> str:
     return "test" if r.scores("test") is not None else "val"
 
 
-def never_predicted(runs: Sequence) -> list[str]:
-    out = []
+def _scored(runs: Sequence, read: Callable[[Any, str], Any]) -> Iterator[tuple[Any, str, Any]]:
+    """(run, split, read(run, split)) for each run on its test split (else its out-of-fold
+    validation predictions), leaving out runs for which ``read`` finds nothing (None)."""
     for r in runs:
         split = _split_of(r)
-        cm = r.confusion(split)
-        if cm is None:
-            continue
+        data = read(r, split)
+        if data is not None:
+            yield r, split, data
+
+
+def never_predicted(runs: Sequence) -> list[str]:
+    out = []
+    for r, split, cm in _scored(runs, lambda r, split: r.confusion(split)):
         doc = r.metrics.get("test" if split == "test" else "oof") or {}
         missing = doc.get("never_predicted")  # hqmed.eval.metrics' field; older runs: from cm
         if missing is None:
@@ -111,13 +118,15 @@ def never_predicted(runs: Sequence) -> list[str]:
     return out
 
 
+def _baseline(r, split: str) -> dict | None:
+    return (r.metrics.get("baselines") or {}).get("test" if split == "test" else "oof")
+
+
 def below_majority(runs: Sequence) -> list[str]:
     """Runs whose accuracy does not clearly beat always predicting the majority class (the lower
     end of its 99% Wilson interval is not above the baseline's accuracy)."""
     out = []
-    for r in runs:
-        split = _split_of(r)
-        base = ((r.metrics.get("baselines") or {}).get("test" if split == "test" else "oof"))
+    for r, split, base in _scored(runs, _baseline):
         if not base or base.get("clearly_beats_majority"):
             continue
         m = base["metrics"]
@@ -168,16 +177,11 @@ def describe_confidence(gap: float) -> str:
 
 def confidence(runs: Sequence) -> list[str]:
     out = []
-    for r in runs:
-        split = _split_of(r)
-        s = r.scores(split)
-        if s is None:
-            continue
-        gap = confidence_gap(*s)
+    for r, split, (y_true, y_score) in _scored(runs, lambda r, split: r.scores(split)):
+        gap = confidence_gap(y_true, y_score)
         word = describe_confidence(gap)
         if word == "about calibrated":
             continue
-        y_true, y_score = s
         out.append(f"{r.dataset} · {r.label} is {word} on the {split_label(split, len(y_true))}: "
                    f"mean confidence {fmt(y_score.max(axis=1).mean())} against accuracy "
                    f"{fmt((y_score.argmax(axis=1) == y_true).mean())}"
