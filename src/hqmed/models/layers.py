@@ -122,3 +122,13 @@ class SplitBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.image(x[:, : self.split]), self.quantum(x[:, self.split :])], dim=1)
+
+
+def build_backbone(make_backbone: Callable[[int], nn.Module], in_chans: int, multi_backbone: bool,
+                   quantum_in_chans: int) -> nn.Module:
+    """``make_backbone(in_chans)``, or with ``multi_backbone`` a :class:`SplitBackbone` of two
+    (image and quantum channels); the combination is checked first."""
+    check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
+    if multi_backbone:
+        return SplitBackbone(make_backbone, in_chans, quantum_in_chans)
+    return make_backbone(in_chans)

@@ -44,18 +44,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from hqmed.errors import ConfigError
-from hqmed.models.heads import hadamard_ry_bottleneck
 from hqmed.models.layers import (
     SMALL_INPUT_STRIDES,
     ConvBNAct,
-    SplitBackbone,
-    check_backbone_split,
+    build_backbone,
     check_int,
     check_rate,
     check_stride_list,
 )
-from hqmed.models.registry import build_model, register_default_cfgs, register_model
+from hqmed.models.registry import register_model
+from hqmed.models.twins import bottleneck_classifier, build_member, register_trio
 
 __all__ = ["PPLCNet", "LCNetBackbone", "make_divisible", "NET_CONFIG", "SMALL_INPUT_STRIDES",
            "SCALES"]
@@ -75,7 +73,7 @@ NET_CONFIG: dict[str, tuple[tuple[int, int, int, int, bool], ...]] = {
     "blocks6": ((5, 256, 512, 2, True), (5, 512, 512, 1, True)),
 }
 DEFAULT_STRIDES = (2, 2, 2, 2, 2)
-QUANTUM_OPTIONS = ("quantum_block", "backend", "diff_method", "quantum_kwargs")
+FAMILY = "PP-LCNet"
 SCALES = {"050": 0.5, "075": 0.75, "100": 1.0, "150": 1.5, "200": 2.0}
 # Trainable parameters at num_classes=1000 according to PaddleClas (the oracle in the tests).
 PADDLE_PARAMS = {"050": 1_879_576, "075": 2_357_008, "100": 2_952_520, "150": 4_499_832,
@@ -195,20 +193,11 @@ class PPLCNet(nn.Module):
         super().__init__()
         self.num_classes = check_int("num_classes", num_classes)
         self.in_chans = in_chans
-        check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
-        check_rate("drop_rate", drop_rate)
-        if bottleneck is None and quantum_block is not None:
-            raise ConfigError(f"quantum_block: applies only to models with a bottleneck "
-                              f"(lcnet_XXX_tanh4, hq_lcnet_XXX); got {quantum_block!r}")
-        self.scale, self.drop_rate = scale, float(drop_rate)
+        self.scale, self.drop_rate = scale, check_rate("drop_rate", drop_rate)
         self.stride_list = check_stride_list(stride_list, "stem, blocks3..blocks6")
         self.multi_backbone = multi_backbone
-
-        def make_backbone(chans: int) -> LCNetBackbone:
-            return LCNetBackbone(scale, chans, self.stride_list)
-
-        self.backbone: nn.Module = (SplitBackbone(make_backbone, in_chans, quantum_in_chans)
-                                    if multi_backbone else make_backbone(in_chans))
+        self.backbone = build_backbone(lambda chans: LCNetBackbone(scale, chans, self.stride_list),
+                                       in_chans, multi_backbone, quantum_in_chans)
         self.num_features = self.backbone.num_features
 
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
@@ -222,13 +211,9 @@ class PPLCNet(nn.Module):
             self.last_conv, self.act, self.dropout = None, nn.Identity(), nn.Identity()
             feat = self.num_features
         self.head_hidden_size = feat
-        if bottleneck is None:
-            self.bottleneck: nn.Module | None = None
-        else:
-            self.bottleneck = hadamard_ry_bottleneck(feat, bottleneck, quantum_block, backend,
-                                                     diff_method, quantum_kwargs)
-            feat = bottleneck
-        self.fc = nn.Linear(feat, num_classes)
+        self.bottleneck, self.fc = bottleneck_classifier(
+            feat, num_classes, bottleneck, quantum_block, backend, diff_method, quantum_kwargs,
+            members="lcnet_XXX_tanh4, hq_lcnet_XXX")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_chans, H, W) -> (B, num_features, H/S, W/S)."""
@@ -248,46 +233,29 @@ class PPLCNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _register_default_cfgs(suffix: str, scale: float) -> None:
-    base = {"input_size": (3, 224, 224), "scale": scale, "family": "lcnet",
-            "small_input_stride_list": SMALL_INPUT_STRIDES}
-    plain, tanh4, hq = f"lcnet_{suffix}", f"lcnet_{suffix}_tanh4", f"hq_lcnet_{suffix}"
-    register_default_cfgs({
-        plain: {**base, "num_classes": 1000, "paper": PADDLE_REF, "hybrid": False,
-                "paper_params": PADDLE_PARAMS[suffix], "description": f"PP-LCNet x{scale}"},
-        tanh4: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": False,
-                "input_size": (3, 32, 32), "twin": hq,
-                "description": f"PP-LCNet x{scale} + Linear(1280,4) + tanh (classical)"},
-        hq: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": True,
-             "input_size": (3, 32, 32), "twin": tanh4,
-             "description": f"PP-LCNet x{scale} + 4-qubit H+RY block (hybrid)"},
-    })
-
-
 for _suffix, _scale in SCALES.items():
-    _register_default_cfgs(_suffix, _scale)
+    register_trio(f"lcnet_{_suffix}",
+                  {"input_size": (3, 224, 224), "scale": _scale, "family": "lcnet",
+                   "small_input_stride_list": SMALL_INPUT_STRIDES},
+                  {"paper": PADDLE_REF, "paper_params": PADDLE_PARAMS[_suffix],
+                   "description": f"PP-LCNet x{_scale}"},
+                  HYBRID_REF, (f"PP-LCNet x{_scale} + Linear(1280,4) + tanh (classical)",
+                               f"PP-LCNet x{_scale} + 4-qubit H+RY block (hybrid)"))
 
 
 def _plain(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
     """Plain PP-LCNet (PaddleClas) at width ``suffix``."""
-    return build_model(PPLCNet, f"lcnet_{suffix}", {"scale": SCALES[suffix]}, kwargs,
-                       unavailable=("bottleneck",) + QUANTUM_OPTIONS)
+    return build_member(PPLCNet, f"lcnet_{suffix}", "plain", {"scale": SCALES[suffix]}, kwargs, FAMILY)
 
 
 def _tanh4(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
     """The classical twin: Linear(1280, 4) + tanh before the classifier."""
-    return build_model(PPLCNet, f"lcnet_{suffix}_tanh4",
-                       {"scale": SCALES[suffix], "bottleneck": 4, "quantum_block": "none"}, kwargs,
-                       unavailable=QUANTUM_OPTIONS)
+    return build_member(PPLCNet, f"lcnet_{suffix}", "tanh4", {"scale": SCALES[suffix]}, kwargs, FAMILY)
 
 
 def _hq(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
     """The hybrid: the twin's 4 tanh outputs through the 4-qubit H+RY block."""
-    kwargs.setdefault("bottleneck", 4)
-    if kwargs["bottleneck"] is None:
-        raise ConfigError(f"bottleneck: expected the number of qubits (4) for hq_lcnet_{suffix}; "
-                          f"got None (use lcnet_{suffix} for plain PP-LCNet)")
-    return build_model(PPLCNet, f"hq_lcnet_{suffix}", {"scale": SCALES[suffix]}, kwargs)
+    return build_member(PPLCNet, f"lcnet_{suffix}", "hq", {"scale": SCALES[suffix]}, kwargs, FAMILY)
 
 
 # One explicit, greppable entry point per model (timm style); the builders above hold the logic.

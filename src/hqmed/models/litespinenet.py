@@ -57,14 +57,7 @@ from torch import nn
 
 from hqmed.errors import ConfigError
 from hqmed.models.heads import AngleBottleneck, LinearProjection, QuantumBlock
-from hqmed.models.layers import (
-    ConvBNAct,
-    SplitBackbone,
-    check_backbone_split,
-    check_choice,
-    check_int,
-    check_rate,
-)
+from hqmed.models.layers import ConvBNAct, build_backbone, check_choice, check_int, check_rate
 from hqmed.models.registry import build_model, register_default_cfgs, register_model
 
 __all__ = ["LiteSpineNet", "LiteSpineNetBackbone", "RowMean"]
@@ -163,7 +156,6 @@ class LiteSpineNet(nn.Module):
         super().__init__()
         self.num_classes = check_int("num_classes", num_classes)
         self.in_chans = in_chans
-        check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
         check_choice("head", head, ("flatten", "gap"))
         check_choice("bridge", bridge, (None, "pool", "linear"))
         check_rate("drop_rate", drop_rate)
@@ -179,11 +171,8 @@ class LiteSpineNet(nn.Module):
         self.head_type, self.bridge_type, self.drop_rate = head, bridge, float(drop_rate)
         self.multi_backbone = multi_backbone
 
-        if multi_backbone:
-            self.backbone: nn.Module = SplitBackbone(LiteSpineNetBackbone, in_chans,
-                                                     quantum_in_chans)
-        else:
-            self.backbone = LiteSpineNetBackbone(in_chans)
+        self.backbone = build_backbone(LiteSpineNetBackbone, in_chans, multi_backbone,
+                                       quantum_in_chans)
         self.num_features = self.backbone.num_features
 
         grid = 1 if (bridge is None and head == "gap") else GRID

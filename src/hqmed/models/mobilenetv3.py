@@ -35,19 +35,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from hqmed.errors import ConfigError
-from hqmed.models.heads import hadamard_ry_bottleneck
 from hqmed.models.layers import (
     SMALL_INPUT_STRIDES,
     ConvBNAct,
-    SplitBackbone,
-    check_backbone_split,
+    build_backbone,
     check_int,
     check_rate,
     check_stride_list,
 )
-from hqmed.models.lcnet import QUANTUM_OPTIONS, SEModule, make_divisible
-from hqmed.models.registry import build_model, register_default_cfgs, register_model
+from hqmed.models.lcnet import SEModule, make_divisible
+from hqmed.models.registry import register_model
+from hqmed.models.twins import bottleneck_classifier, build_member, register_trio, trio_names
 
 __all__ = ["MobileNetV3", "MobileNetV3Backbone", "InvertedResidual", "BLOCKS", "TORCHVISION_PARAMS"]
 
@@ -182,33 +180,23 @@ class MobileNetV3(nn.Module):
         super().__init__()
         self.num_classes = check_int("num_classes", num_classes)
         self.in_chans = in_chans
-        check_backbone_split(in_chans, multi_backbone, quantum_in_chans)
         self.drop_rate = check_rate("drop_rate", drop_rate)
-        if bottleneck is None and quantum_block is not None:
-            raise ConfigError(f"quantum_block: applies only to models with a bottleneck "
-                              f"(mobilenetv3_{variant}_100_tanh4, hq_mobilenetv3_{variant}_100); "
-                              f"got {quantum_block!r}")
         self.variant = variant
         self.stride_list = check_stride_list(stride_list, STRIDE_PLACES)
         self.multi_backbone = multi_backbone
-
-        def make_backbone(chans: int) -> MobileNetV3Backbone:
-            return MobileNetV3Backbone(variant, chans, self.stride_list)
-
-        self.backbone: nn.Module = (SplitBackbone(make_backbone, in_chans, quantum_in_chans)
-                                    if multi_backbone else make_backbone(in_chans))
+        self.backbone = build_backbone(
+            lambda chans: MobileNetV3Backbone(variant, chans, self.stride_list),
+            in_chans, multi_backbone, quantum_in_chans)
         self.num_features = self.backbone.num_features
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         feat = LAST_CHANNELS[variant]
         self.pre_logits = nn.Sequential(nn.Linear(self.num_features, feat), nn.Hardswish(),
                                         nn.Dropout(self.drop_rate))
         self.head_hidden_size = feat
-        self.bottleneck: nn.Module | None = None
-        if bottleneck is not None:
-            self.bottleneck = hadamard_ry_bottleneck(feat, bottleneck, quantum_block, backend,
-                                                     diff_method, quantum_kwargs)
-            feat = bottleneck
-        self.fc = nn.Linear(feat, num_classes)
+        _, tanh4, hq = trio_names(f"mobilenetv3_{variant}_100")
+        self.bottleneck, self.fc = bottleneck_classifier(
+            feat, num_classes, bottleneck, quantum_block, backend, diff_method, quantum_kwargs,
+            members=f"{tanh4}, {hq}")
         for m in (*self.pre_logits, self.fc):  # torchvision: N(0, 0.01) Linear weights, zero bias
             if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
@@ -229,44 +217,21 @@ class MobileNetV3(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _register_default_cfgs(variant: str) -> None:
-    base = {"input_size": (3, 224, 224), "variant": variant, "family": "mobilenetv3",
-            "small_input_stride_list": SMALL_INPUT_STRIDES}
-    plain = f"mobilenetv3_{variant}_100"
-    tanh4, hq = f"{plain}_tanh4", f"hq_{plain}"
-    register_default_cfgs({
-        plain: {**base, "num_classes": 1000, "paper": TORCHVISION_REF, "hybrid": False,
-                "paper_params": TORCHVISION_PARAMS[variant],
-                "description": f"MobileNetV3-{variant.capitalize()} x1.0 (torchvision)"},
-        tanh4: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": False,
-                "input_size": (3, 32, 32), "twin": hq,
-                "description": f"MobileNetV3-{variant.capitalize()} + Linear(., 4) + tanh "
-                               f"(classical)"},
-        hq: {**base, "num_classes": 10, "paper": HYBRID_REF, "hybrid": True,
-             "input_size": (3, 32, 32), "twin": tanh4,
-             "description": f"MobileNetV3-{variant.capitalize()} + 4-qubit H+RY block (hybrid)"},
-    })
-
-
 for _variant in BLOCKS:
-    _register_default_cfgs(_variant)
+    _name = f"MobileNetV3-{_variant.capitalize()}"
+    register_trio(f"mobilenetv3_{_variant}_100",
+                  {"input_size": (3, 224, 224), "variant": _variant, "family": "mobilenetv3",
+                   "small_input_stride_list": SMALL_INPUT_STRIDES},
+                  {"paper": TORCHVISION_REF, "paper_params": TORCHVISION_PARAMS[_variant],
+                   "description": f"{_name} x1.0 (torchvision)"},
+                  HYBRID_REF, (f"{_name} + Linear(., 4) + tanh (classical)",
+                               f"{_name} + 4-qubit H+RY block (hybrid)"))
 
 
 def _build(variant: str, kind: str, kwargs: dict[str, Any]) -> MobileNetV3:
     """``kind``: "plain" (torchvision), "tanh4" (classical twin) or "hq" (4-qubit hybrid)."""
-    plain = f"mobilenetv3_{variant}_100"
-    if kind == "plain":
-        return build_model(MobileNetV3, plain, {"variant": variant}, kwargs,
-                           unavailable=("bottleneck",) + QUANTUM_OPTIONS)
-    if kind == "tanh4":
-        return build_model(MobileNetV3, f"{plain}_tanh4",
-                           {"variant": variant, "bottleneck": 4, "quantum_block": "none"}, kwargs,
-                           unavailable=QUANTUM_OPTIONS)
-    kwargs.setdefault("bottleneck", 4)
-    if kwargs["bottleneck"] is None:
-        raise ConfigError(f"bottleneck: expected the number of qubits (4) for hq_{plain}; "
-                          f"got None (use {plain} for plain MobileNetV3)")
-    return build_model(MobileNetV3, f"hq_{plain}", {"variant": variant}, kwargs)
+    return build_member(MobileNetV3, f"mobilenetv3_{variant}_100", kind, {"variant": variant},
+                        kwargs, "MobileNetV3")
 
 
 # One explicit, greppable entry point per model (timm style); _build holds the logic.
