@@ -5,32 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from tiny_phantoms import tiny_study
 
 from hqmed.study.config import parse_study
 from hqmed.study.runner import run_study
 
-TINY = {
-    "name": "tiny",
-    "base": {
-        "model": {"name": "litespinenet"},
-        "data": {"source": "phantoms",
-                 "params": {"root": "{out}/data/ph", "n_images": 96, "seed": 0, "difficulty": 0.2,
-                            "image_size": 32, "radiograph_size": [128, 96]}},
-        "batch_size": 16, "epochs": 1, "seed": 1,
-        "protocol": {"kind": "cv", "folds": 2, "group_aware": False},
-    },
-    "datasets": [{"name": "phantoms"}],
-    "models": [{"name": "litespinenet"}, {"name": "hq_litespinenet"}],
-    "comparisons": [{"a": "litespinenet", "b": "hq_litespinenet"}],
-    "statistics": {"n_boot": 20},
+TINY = tiny_study(
+    ["litespinenet", "hq_litespinenet"], [("litespinenet", "hq_litespinenet")],
     # the whole phantom radiographs of the test split, unlabelled, as an external folder
-    "external": [{"name": "ext",
-                  "data": {"source": "folder", "params": {"root": "{out}/data/ph/test_images",
-                                                          "labelled": False, "image_size": 32}}}],
-    "cost": {"enabled": True, "timing": False},
-    "diagnostics": {"enabled": True, "qubits": [2, 3], "layers": [1], "inits": 3, "inputs": 8,
-                    "pairs": 20, "max_samples": 16},
-}
+    external=[{"name": "ext",
+               "data": {"source": "folder", "params": {"root": "{out}/data/ph/test_images",
+                                                       "labelled": False, "image_size": 32}}}],
+    cost={"enabled": True, "timing": False},
+    diagnostics={"enabled": True, "qubits": [2, 3], "layers": [1], "inits": 3, "inputs": 8,
+                 "pairs": 20, "max_samples": 16},
+)
 
 
 @pytest.mark.slow

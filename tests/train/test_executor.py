@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_phantoms import tiny_study
 
 from hqmed.cli import main
 from hqmed.errors import ConfigError, HqmedError
@@ -28,22 +29,8 @@ from hqmed.study.runner import run_study
 from hqmed.train.config import parse_config
 from hqmed.train.executor import UnitError, run_jobs, unit_config, unit_resources
 
-TINY = {
-    "name": "tiny",
-    "base": {
-        "model": {"name": "litespinenet"},
-        "data": {"source": "phantoms",
-                 "params": {"root": "{out}/data/ph", "n_images": 96, "seed": 0, "difficulty": 0.2,
-                            "image_size": 32, "radiograph_size": [128, 96]}},
-        "batch_size": 16, "epochs": 1, "seed": 1,
-        "protocol": {"kind": "cv", "folds": 2, "group_aware": False},
-    },
-    "datasets": [{"name": "phantoms"}],
-    "models": [{"name": "litespinenet"}, {"name": "lcnet_050_tanh4"}],
-    "comparisons": [{"a": "lcnet_050_tanh4", "b": "litespinenet"}],
-    "statistics": {"n_boot": 20},
-    "cost": {"enabled": False},
-}
+TINY = tiny_study(["litespinenet", "lcnet_050_tanh4"], [("lcnet_050_tanh4", "litespinenet")],
+                  cost={"enabled": False})
 # files whose bytes must not depend on the executor (history.csv also holds wall-clock seconds,
 # config.yaml the output folder)
 SAME = ("predictions.csv", "metrics.json", "splits.json")
