@@ -110,6 +110,8 @@ def test_missing_file_names_the_absolute_path_and_the_flag(tmp_path, monkeypatch
     message = str(info.value)
     assert str((tmp_path / "rel" / "pneumoniamnist.npz").resolve()) in message
     assert "--data-root DIR (config: data.data_root)" in message
+    # the folder to pass is the one that holds the config's root folder, not the file's own folder
+    assert "looked up at DIR/<data.params.root>/pneumoniamnist.npz" in message
 
 
 def test_chestmnist_multilabel_refused(tmp_path):

@@ -172,8 +172,8 @@ def fetch_medmnist(flag: str, size: int = 28, root: str | os.PathLike | None = N
                                 "(--set data.params.verify_md5=false)")
         return path
     hint = (f"MedMNIST file {fname} is missing: expected it at {path.resolve()} (md5 {md5}). Download "
-            f"it from {url} and put it there, or pass --data-root DIR (config: data.data_root) naming "
-            f"the folder that holds {fname}; a relative data.params.root is joined onto it")
+            f"it from {url} and put it there, or pass --data-root DIR (config: data.data_root): the "
+            f"file is then looked up at DIR/<data.params.root>/{fname} (DIR/{fname} without a root)")
     if not download:
         raise DataNotFoundError(hint + " (download=False)")
 
