@@ -36,7 +36,19 @@ def test_bad_config_is_one_clear_line(tmp_path, capsys):
     assert err[0].startswith("hqmed: error: ConfigError: ") and "key 'optim.lr'" in err[0]
     assert str(cfg) in err[0] and "Traceback" not in "\n".join(err)
     assert main(["train", str(cfg), "--set", "optim.lr=0.1", "--set", "optim.nesterov=true"]) == 1
-    assert "unknown key 'optim.nesterov'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # a --set mistake names the flag and its value, not the YAML file
+    assert "ConfigError: --set optim.nesterov=true: unknown key 'optim.nesterov'" in err
+    assert str(cfg) not in err
+
+
+def test_a_study_set_mistake_is_one_line_naming_the_flag(tmp_path, capsys):
+    demo = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    assert main(["study", str(demo), "--out", str(tmp_path / "s"), "--set", "base.epochs=0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == ("hqmed: error: ConfigError: --set base.epochs=0: key 'epochs': expected a "
+                      "number >= 1; got 0")
+    assert not (tmp_path / "s").exists()  # refused before anything is written
 
 
 def test_unfinished_run_is_refused(tmp_path, capsys):

@@ -44,8 +44,8 @@ def _list(names: list[str], args: argparse.Namespace, opts: dict[str, Any]) -> i
     for row in [header] + rows:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
                         enumerate(zip(row[:4], widths))) + "  " + row[4])
-    print("reference: the trainable-parameter count published for the model (PaddleClas or the "
-          "paper, at its default number of classes); blank where none is published")
+    print("reference: the trainable-parameter count published for the model (PaddleClas, torchvision "
+          "or the paper, at its default number of classes); blank where none is published")
     return 0
 
 
