@@ -37,14 +37,19 @@ from hqmed.errors import DataError, ShapeError
 META_COLUMNS = ("id", "path", "group", "box")
 
 
+def _user_dir(given: str | os.PathLike | None, env: str, default: str) -> Path:
+    """``given`` if set, else ``$env``, else ``~/.hqmed/<default>`` (not created here)."""
+    if given is not None and str(given) != "":
+        return Path(given).expanduser()
+    value = os.environ.get(env)
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".hqmed" / default
+
+
 def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
     """``root`` if given, else ``$HQMED_DATA``, else ``~/.hqmed/data`` (not created here)."""
-    if root is not None and str(root) != "":
-        return Path(root).expanduser()
-    env = os.environ.get("HQMED_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".hqmed" / "data"
+    return _user_dir(root, "HQMED_DATA", "data")
 
 
 def resolve_inside(root: str | os.PathLike, name: str, where: str, what: str = "path") -> Path:
@@ -63,12 +68,7 @@ def resolve_inside(root: str | os.PathLike, name: str, where: str, what: str = "
 
 def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """``cache_dir`` if given, else ``$HQMED_CACHE``, else ``~/.hqmed/cache``."""
-    if cache_dir is not None and str(cache_dir) != "":
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("HQMED_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".hqmed" / "cache"
+    return _user_dir(cache_dir, "HQMED_CACHE", "cache")
 
 
 def default_meta(n: int, name: str = "sample", path: str = "") -> pd.DataFrame:
