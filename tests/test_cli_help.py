@@ -16,7 +16,7 @@ def test_top_level_help_lists_every_command(capsys):
 
 @pytest.mark.parametrize("name", list(cli.COMMANDS))
 def test_each_command_has_help(name, capsys):
-    assert hasattr(cli._commands()[name], "run")
+    assert hasattr(cli.COMMANDS[name], "run")
     with pytest.raises(SystemExit) as exc:
         cli.main([name, "--help"])
     assert exc.value.code == 0

@@ -65,3 +65,19 @@ def test_the_blocker_really_blocks():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
                          timeout=300, check=True)
     assert "blocked:" in out.stdout and "hqmed[pennylane]" in out.stdout
+
+
+def test_the_cli_does_not_import_optional_extras():
+    """The lazy imports' point: building the whole CLI imports none of the optional extras, even
+    where they are installed (PennyLane alone takes seconds; serve, ray and tensorboard load only
+    for the command or option that needs them), nor a test-only package."""
+    probe = (r"import json, sys" "\n"
+             r"import hqmed.cli" "\n"
+             r"hqmed.cli.build_parser()" "\n"
+             r"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in json.loads(sys.argv[1]))))")
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    # pydicom itself loads the dicom extra's decoder plugins when they are installed
+    extras = sorted(NOT_RUNTIME - {"pylibjpeg", "libjpeg", "openjpeg", "gdcm"})
+    out = subprocess.run([sys.executable, "-c", probe, json.dumps(extras)], capture_output=True,
+                         text=True, env=env, timeout=300, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

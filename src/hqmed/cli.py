@@ -11,35 +11,47 @@ traceback). Anything else is a bug in hqmed: the traceback is printed with a req
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 import traceback
+from types import ModuleType
 
 from hqmed import __version__
+from hqmed.commands import (
+    compare,
+    cost,
+    cv,
+    diagnose,
+    evaluate,
+    explain,
+    export,
+    external,
+    models,
+    phantoms,
+    predict,
+    serve,
+    study,
+    train,
+)
 from hqmed.errors import HqmedError
 
 # name -> module; order is the order shown by ``hqmed --help``.
-COMMANDS: dict[str, str] = {
-    "train": "hqmed.commands.train",
-    "cv": "hqmed.commands.cv",
-    "evaluate": "hqmed.commands.evaluate",
-    "compare": "hqmed.commands.compare",
-    "predict": "hqmed.commands.predict",
-    "external": "hqmed.commands.external",
-    "explain": "hqmed.commands.explain",
-    "export": "hqmed.commands.export",
-    "serve": "hqmed.commands.serve",
-    "cost": "hqmed.commands.cost",
-    "study": "hqmed.commands.study",
-    "diagnose": "hqmed.commands.diagnose",
-    "phantoms": "hqmed.commands.phantoms",
-    "models": "hqmed.commands.models",
+COMMANDS: dict[str, ModuleType] = {
+    "train": train,
+    "cv": cv,
+    "evaluate": evaluate,
+    "compare": compare,
+    "predict": predict,
+    "external": external,
+    "explain": explain,
+    "export": export,
+    "serve": serve,
+    "cost": cost,
+    "study": study,
+    "diagnose": diagnose,
+    "phantoms": phantoms,
+    "models": models,
 }
-
-
-def _commands() -> dict[str, object]:
-    return {name: importlib.import_module(modname) for name, modname in COMMANDS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, mod in _commands().items():
+    for name, mod in COMMANDS.items():
         # argparse %-formats help strings; a literal "%" in a command's HELP must not crash --help.
         text = mod.HELP.replace("%", "%%")
         p = sub.add_parser(name, help=text, description=text)

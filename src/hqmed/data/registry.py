@@ -17,15 +17,18 @@ An unknown kind or parameter raises :class:`~hqmed.errors.ConfigError` listing t
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import json
 import os
 from collections.abc import Callable, Sequence
 
 from hqmed.data.base import ImageDataset, default_cache_dir
+from hqmed.data.cifar import load_cifar10
+from hqmed.data.folders import load_image_folder
+from hqmed.data.medmnist import load_medmnist
 from hqmed.data.phantoms import generate_phantom_dataset
 from hqmed.data.vindr import load_vindr
+from hqmed.data.yolo import load_yolo
 from hqmed.errors import ConfigError
 
 
@@ -55,14 +58,13 @@ def load_phantoms(root: str | os.PathLike | None = None, n_images: int = 300, se
                       on_error=on_error, report_path=report_path, name="phantoms (synthetic)")
 
 
-# kind -> "module:function" (imported on first use, so e.g. torch is not needed to list kinds)
-SOURCES: dict[str, str] = {
-    "medmnist": "hqmed.data.medmnist:load_medmnist",
-    "cifar10": "hqmed.data.cifar:load_cifar10",
-    "vindr": "hqmed.data.vindr:load_vindr",
-    "phantoms": "hqmed.data.registry:load_phantoms",
-    "folder": "hqmed.data.folders:load_image_folder",
-    "yolo": "hqmed.data.yolo:load_yolo",
+SOURCES: dict[str, Callable[..., dict[str, ImageDataset]]] = {
+    "medmnist": load_medmnist,
+    "cifar10": load_cifar10,
+    "vindr": load_vindr,
+    "phantoms": load_phantoms,
+    "folder": load_image_folder,
+    "yolo": load_yolo,
 }
 
 
@@ -73,8 +75,7 @@ def list_sources() -> list[str]:
 def get_loader(kind: str) -> Callable[..., dict[str, ImageDataset]]:
     if kind not in SOURCES:
         raise ConfigError(f"data kind: expected one of {list(SOURCES)}; got {kind!r}")
-    module, func = SOURCES[kind].split(":")
-    return getattr(importlib.import_module(module), func)
+    return SOURCES[kind]
 
 
 def source_params(kind: str) -> list[str]:
