@@ -712,6 +712,8 @@ def quantum_pennylane_backend_load_state_dict_assign(tmp):
 
     from hqmed.quantum import QuantumLayer
 
+    pytest.importorskip("pennylane", reason="backend='pennylane' needs PennyLane (pip install 'hqmed[pennylane]')")
+
     def act():
         torch.manual_seed(3)
         ref = QuantumLayer(3, 1).double()

@@ -27,6 +27,11 @@ try:
     import pennylane as qml
 except ImportError:
     qml = _NoPennyLane()
+
+# tests that run hqmed's own backend="pennylane" (not an oracle): they need the extra installed
+pennylane_backend = pytest.mark.skipif(
+    isinstance(qml, _NoPennyLane),
+    reason="backend='pennylane' needs PennyLane (pip install 'hqmed[pennylane]')")
 warnings.filterwarnings("ignore", module="pennylane")
 
 

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from quantum_oracles import circuit_seed, hq_values_and_grads, pl_circuit, pl_values_and_grads, qml
+from quantum_oracles import (
+    circuit_seed,
+    hq_values_and_grads,
+    pennylane_backend,
+    pl_circuit,
+    pl_values_and_grads,
+    qml,
+)
 
 from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum import ANSATZE, QuantumLayer
@@ -277,6 +284,7 @@ def test_custom_entangler_ranges_equal_pennylane(n, ranges, backend_opts):
         assert torch.allclose(layer.eval()(x), got[0], atol=1e-12)
 
 
+@pennylane_backend
 def test_entangler_ranges_reach_pennylane_backend_and_resources():
     layer = QuantumLayer.from_config(7, 3, ranges=[1, 1, 1])
     pl_layer = QuantumLayer.from_config(7, 3, ranges=[1, 1, 1], backend="pennylane")

@@ -6,12 +6,13 @@ import builtins
 
 import pytest
 import torch
-from quantum_oracles import hq_values_and_grads, qml
+from quantum_oracles import hq_values_and_grads, pennylane_backend, qml
 
 from hqmed.errors import ConfigError
 from hqmed.quantum import QuantumLayer, pennylane_qnode
 
 
+@pennylane_backend
 @pytest.mark.parametrize("ansatz,n,layers", [("strongly_entangling", 4, 3), ("ry", 4, 1),
                                              ("basic_entangler", 3, 2), ("random", 3, 2)])
 def test_pennylane_backend_equals_torch_backend(ansatz, n, layers):
@@ -25,6 +26,7 @@ def test_pennylane_backend_equals_torch_backend(ansatz, n, layers):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
 
+@pennylane_backend
 def test_lightning_adjoint_and_parameter_shift_devices():
     torch.manual_seed(1)
     ours = QuantumLayer(3, 2).double()
@@ -38,6 +40,7 @@ def test_lightning_adjoint_and_parameter_shift_devices():
             torch.testing.assert_close(a, b, atol=1e-7, rtol=0)
 
 
+@pennylane_backend
 def test_noise_on_default_mixed():
     torch.manual_seed(2)
     ours = QuantumLayer(3, 2).double()
@@ -61,11 +64,15 @@ def test_noise_on_default_mixed():
     torch.testing.assert_close(damped(x).detach(), torch.ones(5, 3, dtype=torch.float64))
 
 
+@pennylane_backend
 def test_noise_requires_mixed_device_and_valid_channel():
     with pytest.raises(ConfigError, match="device: expected a mixed-state device"):
         QuantumLayer.from_config(2, 1, backend="pennylane", noise=("depolarizing", 0.1))
     with pytest.raises(ConfigError, match="noise: expected"):
         QuantumLayer.from_config(2, 1, backend="pennylane", device="default.mixed", noise=("nope", 0.1))
+
+
+def test_noise_needs_the_pennylane_backend():
     with pytest.raises(ConfigError, match="expected backend='pennylane'"):
         QuantumLayer.from_config(2, 1, noise=("depolarizing", 0.1))
 
