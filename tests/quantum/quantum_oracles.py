@@ -35,8 +35,9 @@ pennylane_backend = pytest.mark.skipif(
 warnings.filterwarnings("ignore", module="pennylane")
 
 
-def pl_circuit(n, ansatz, rotation, entangler_rotation="X", seed=42):
-    """QNode (inputs (..., n), weights) -> list of n expectation values, PennyLane templates only."""
+def pl_circuit(n, ansatz, rotation, entangler_rotation="X", seed=42, ranges=None, ratio_imprim=0.3):
+    """QNode (inputs (..., n), weights) -> list of n expectation values, PennyLane templates only
+    (``ranges``: StronglyEntanglingLayers' CNOT ranges; ``ratio_imprim``: RandomLayers')."""
     dev = qml.device("default.qubit", wires=n)
 
     @qml.qnode(dev, interface="torch", diff_method="backprop")
@@ -47,14 +48,14 @@ def pl_circuit(n, ansatz, rotation, entangler_rotation="X", seed=42):
                 qml.Hadamard(wires=w)
         qml.AngleEmbedding(inputs, wires=wires, rotation=rotation)
         if ansatz == "strongly_entangling":
-            qml.StronglyEntanglingLayers(weights, wires=wires)
+            qml.StronglyEntanglingLayers(weights, wires=wires, ranges=ranges)
         elif ansatz == "basic_entangler":
             qml.BasicEntanglerLayers(weights, wires=wires, rotation=getattr(qml, "R" + entangler_rotation))
         elif ansatz == "ry":
             for w in wires:
                 qml.RY(weights[w], wires=w)
         elif ansatz == "random":
-            qml.RandomLayers(weights, wires=wires, seed=seed)
+            qml.RandomLayers(weights, wires=wires, seed=seed, ratio_imprim=ratio_imprim)
         return [qml.expval(qml.PauliZ(w)) for w in wires]
 
     return circuit

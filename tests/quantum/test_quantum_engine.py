@@ -13,7 +13,7 @@ import torch
 from quantum_oracles import hq_values_and_grads, pl_circuit, pl_values_and_grads
 
 from hqmed.errors import ConfigError
-from hqmed.quantum import QuantumLayer, sign_matrix
+from hqmed.quantum import EngineOptions, QuantumLayer, sign_matrix
 from hqmed.quantum.engine import CACHE_MAX_QUBITS, select_simulator, working_bytes
 
 
@@ -46,10 +46,11 @@ def test_statevector_path_equals_pennylane_float64(cfg):
 
 @pytest.mark.parametrize("n,layers", [(3, 2), (7, 3), (10, 2)])
 def test_switch_between_fused_and_statevector_is_invisible(n, layers):
-    """Both sides of the crossover (forced with fused_max_qubits) give the same values and grads."""
+    """Both sides of the crossover (forced with fused_max_qubits; the compiled kernel kept out)
+    give the same values and grads."""
     torch.manual_seed(n)
-    fused = QuantumLayer.from_config(n, layers, fused_max_qubits=n).double()
-    state = QuantumLayer.from_config(n, layers, fused_max_qubits=n - 1).double()
+    fused = QuantumLayer.from_config(n, layers, fused_max_qubits=n, kernel_max_batch=0).double()
+    state = QuantumLayer.from_config(n, layers, fused_max_qubits=n - 1, kernel_max_batch=0).double()
     state.load_state_dict(fused.state_dict())
     assert fused.simulator_for(4) == "fused" and state.simulator_for(4) == "statevector"
     x = torch.rand(4, n, dtype=torch.float64) * 3
@@ -64,13 +65,14 @@ def test_auto_crossover_depends_on_qubits_and_batch_and_can_be_overridden():
     assert select_simulator(7, 1) == "fused" and select_simulator(16, 1) == "statevector"
     assert select_simulator(13, 1) == "statevector" and select_simulator(13, 32) == "fused"
     assert select_simulator(16, 1, fused_max_qubits=16) == "fused"
-    assert QuantumLayer(4, 1, ansatz="random").simulator_for(1) == "statevector"
-    assert QuantumLayer(4, 1, ansatz="ry").simulator_for(1) == "fused"  # closed form
+    no_kernel = EngineOptions(kernel_max_batch=0)
+    assert QuantumLayer(4, 1, ansatz="random", engine=no_kernel).simulator_for(1) == "statevector"
+    assert QuantumLayer(4, 1, ansatz="ry", engine=no_kernel).simulator_for(1) == "fused"  # closed form
 
 
 def test_auto_at_13_qubits_gives_the_same_results_at_batch_1_and_32():
     torch.manual_seed(0)
-    layer = QuantumLayer(13, 1)
+    layer = QuantumLayer(13, 1, engine=EngineOptions(kernel_max_batch=0))
     assert layer.simulator_for(1) == "statevector" and layer.simulator_for(32) == "fused"
     x = torch.rand(32, 13)
     with torch.no_grad():
@@ -118,7 +120,7 @@ OPTIMIZERS = [(torch.optim.Adam, {"fused": True}), (torch.optim.AdamW, {"fused":
 @pytest.mark.parametrize("opt_cls,kw", OPTIMIZERS, ids=lambda o: getattr(o, "__name__", str(o)))
 def test_validation_outputs_track_weights_after_fused_optimizer_steps(opt_cls, kw):
     torch.manual_seed(0)
-    layer = QuantumLayer(5, 2)
+    layer = QuantumLayer(5, 2, engine=EngineOptions(kernel_max_batch=0))  # the cache, not the kernel
     opt = opt_cls(layer.parameters(), lr=0.3, **kw)
     x = torch.rand(6, 5)
     for _ in range(3):  # train a step, then validate (eval + no_grad uses the cache)
@@ -137,7 +139,7 @@ def test_validation_outputs_track_weights_after_fused_optimizer_steps(opt_cls, k
 @pytest.mark.parametrize("write", ["copy_", "mul_", "setitem", "numpy", "load_state_dict"])
 def test_validation_outputs_track_in_place_weight_writes(write):
     torch.manual_seed(1)
-    layer = QuantumLayer(4, 2).eval()
+    layer = QuantumLayer(4, 2, engine=EngineOptions(kernel_max_batch=0)).eval()  # the cache
     x = torch.rand(5, 4)
     with torch.no_grad():
         before = layer(x)
@@ -160,7 +162,9 @@ def test_validation_outputs_track_in_place_weight_writes(write):
 
 
 def test_eval_cache_only_for_small_circuits():
-    small, large = QuantumLayer(CACHE_MAX_QUBITS, 1).eval(), QuantumLayer(CACHE_MAX_QUBITS + 1, 1).eval()
+    no_kernel = EngineOptions(kernel_max_batch=0)
+    small = QuantumLayer(CACHE_MAX_QUBITS, 1, engine=no_kernel).eval()
+    large = QuantumLayer(CACHE_MAX_QUBITS + 1, 1, engine=no_kernel).eval()
     with torch.no_grad():
         small(torch.rand(2, small.n_qubits))
         large(torch.rand(2, large.n_qubits))
@@ -200,7 +204,7 @@ def test_pennylane_backend_honours_load_state_dict_assign():
 
 
 def test_option_groups_and_flat_config_build_the_same_layer():
-    from hqmed.quantum import AnsatzOptions, EngineOptions
+    from hqmed.quantum import AnsatzOptions
 
     torch.manual_seed(4)
     grouped = QuantumLayer(5, 2, "X", "strongly_entangling", options=AnsatzOptions(ranges=(2, 1)),

@@ -17,7 +17,7 @@ from quantum_oracles import (
 )
 
 from hqmed.errors import ConfigError, ShapeError
-from hqmed.quantum import ANSATZE, QuantumLayer
+from hqmed.quantum import ANSATZE, EngineOptions, QuantumLayer
 
 ROTATIONS = ("X", "Y", "Z")
 BATCH_SHAPES = ((), (3,), (2, 3))
@@ -165,7 +165,7 @@ def test_weights_shape_and_torchlayer_initialisation():
 
 def test_eval_cache_is_used_and_invalidated_by_optimizer_step():
     torch.manual_seed(0)
-    layer = QuantumLayer(5, 2)
+    layer = QuantumLayer(5, 2, engine=EngineOptions(kernel_max_batch=0))  # the cache, not the kernel
     x = torch.rand(8, 5)
     opt = torch.optim.SGD(layer.parameters(), lr=0.5)
     layer.eval()
@@ -193,7 +193,8 @@ def test_eval_cache_is_used_and_invalidated_by_optimizer_step():
 
 
 def test_inputs_gradient_flows_through_cached_eval_path():
-    layer = QuantumLayer(4, 2).requires_grad_(False)  # frozen weights -> cache with input grads
+    layer = QuantumLayer(4, 2, engine=EngineOptions(kernel_max_batch=0)).requires_grad_(False)
+    # frozen weights -> cache with input grads
     x = torch.rand(3, 4, requires_grad=True)
     layer(x).sum().backward()
     assert layer._cache is not None and x.grad is not None and x.grad.abs().sum() > 0

@@ -33,23 +33,14 @@ from hqmed.data.dicom import is_dicom, read_dicom
 from hqmed.data.limits import check_pixel_budget, check_regular_file, max_pixels
 from hqmed.data.store import StoredImages
 from hqmed.errors import DataError, ShapeError
+from hqmed.utils.io import default_cache_dir, user_dir  # noqa: F401  (default_cache_dir: re-exported)
 
 META_COLUMNS = ("id", "path", "group", "box")
 
 
-def _user_dir(given: str | os.PathLike | None, env: str, default: str) -> Path:
-    """``given`` if set, else ``$env``, else ``~/.hqmed/<default>`` (not created here)."""
-    if given is not None and str(given) != "":
-        return Path(given).expanduser()
-    value = os.environ.get(env)
-    if value:
-        return Path(value).expanduser()
-    return Path.home() / ".hqmed" / default
-
-
 def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
     """``root`` if given, else ``$HQMED_DATA``, else ``~/.hqmed/data`` (not created here)."""
-    return _user_dir(root, "HQMED_DATA", "data")
+    return user_dir(root, "HQMED_DATA", "data")
 
 
 def resolve_inside(root: str | os.PathLike, name: str, where: str, what: str = "path") -> Path:
@@ -64,11 +55,6 @@ def resolve_inside(root: str | os.PathLike, name: str, where: str, what: str = "
         raise DataError(f"{where}: {what}: expected a name inside {root}; got {name!r}, which "
                         f"resolves to {target} outside it")
     return target
-
-
-def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir`` if given, else ``$HQMED_CACHE``, else ``~/.hqmed/cache``."""
-    return _user_dir(cache_dir, "HQMED_CACHE", "cache")
 
 
 def default_meta(n: int, name: str = "sample", path: str = "") -> pd.DataFrame:

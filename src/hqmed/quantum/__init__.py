@@ -19,6 +19,7 @@ Module API::
 
 from hqmed.quantum.circuits import RandomCircuit, gates_expval
 from hqmed.quantum.gates import GATES, cnot, cz, h, rot, rx, ry, rz
+from hqmed.quantum.kernel import KernelStatus, kernel_status
 from hqmed.quantum.layer import ANSATZE, QuantumLayer
 from hqmed.quantum.layered import LayeredCircuit
 from hqmed.quantum.options import AnsatzOptions, DeviceOptions, EngineOptions, WeightInit
@@ -49,6 +50,7 @@ from hqmed.quantum.templates import (
 
 __all__ = [
     "QuantumLayer", "ANSATZE", "AnsatzOptions", "EngineOptions", "DeviceOptions", "WeightInit", "LayeredCircuit", "RandomCircuit", "gates_expval",
+    "kernel_status", "KernelStatus",
     "pennylane_qnode", "CircuitResources", "circuit_resources", "circuit_depth", "parameter_shift",
     "zero_state", "apply_matrix", "apply_ops", "probabilities", "expval_z", "sign_matrix",
     "GATES", "rx", "ry", "rz", "rot", "h", "cnot", "cz",

@@ -18,7 +18,9 @@ from torch import nn
 from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum.adjoint import adjoint_expval
 from hqmed.quantum.circuits import LayeredCircuit, RandomCircuit, gates_expval
-from hqmed.quantum.engine import CACHE_MAX_QUBITS, check_memory, select_simulator
+from hqmed.quantum.engine import CACHE_MAX_QUBITS, check_memory, prefer_kernel, select_simulator
+from hqmed.quantum.kernel import MAX_QUBITS as KERNEL_MAX_QUBITS
+from hqmed.quantum.kernel import KernelProgram, kernel_expval, kernel_program, kernel_status
 from hqmed.quantum.options import (
     AnsatzOptions,
     DeviceOptions,
@@ -71,6 +73,10 @@ class QuantumLayer(nn.Module):
     (e.g. a gradient penalty) raises a RuntimeError saying so; use ``simulator="gates"`` (plain
     autograd) for second-order derivatives.
 
+    On the CPU, small batches run in the compiled kernel (:mod:`hqmed.quantum.kernel`) when the
+    system C compiler can build it, else in the torch simulators (see
+    :mod:`hqmed.quantum.engine`); :meth:`simulator_for` says which one a call uses.
+
     In eval mode, or whenever no gradient w.r.t. the weights is needed (``torch.no_grad``,
     frozen weights), circuits of at most ``CACHE_MAX_QUBITS`` qubits cache the variational
     unitary, so inference is two matmuls. The cache is reused only while the weights equal a
@@ -103,6 +109,14 @@ class QuantumLayer(nn.Module):
         if engine.simulator == "fused" and ansatz == "random":
             raise ConfigError("simulator: expected 'auto', 'statevector' or 'gates' for "
                               "ansatz='random'; got 'fused'")
+        if engine.simulator == "kernel" and backend == "torch":
+            if diff_method != "backprop":
+                raise ConfigError(f"simulator: expected diff_method='backprop' for simulator='kernel'; "
+                                  f"got {diff_method!r}")
+            status = kernel_status()
+            if not status.available:
+                raise ConfigError(f"simulator: expected the compiled kernel for simulator='kernel'; "
+                                  f"got none ({status.reason})")
         if backend == "torch" and device is not None:
             raise ConfigError("device: expected backend='pennylane' for device options; got backend='torch'")
         options.check_ranges(ansatz, n_qubits, n_layers)
@@ -120,6 +134,7 @@ class QuantumLayer(nn.Module):
         self.weights = nn.Parameter(torch.empty(self.circuit.weight_shape))
         init.apply(self.weights)
         self._cache: tuple | None = None
+        self._program: KernelProgram | None = None
         self._qlayer = None
         if backend == "torch" and not self._product:
             check_memory(n_qubits, 1, torch.float32, engine.memory_limit_bytes)
@@ -152,16 +167,27 @@ class QuantumLayer(nn.Module):
     def _product(self) -> bool:
         return isinstance(self.circuit, LayeredCircuit) and self.circuit.product
 
-    def simulator_for(self, batch: int) -> str:
-        """The torch simulator a call with ``batch`` samples uses: ``"fused"`` (also the closed
-        forms of product circuits), ``"statevector"`` or ``"gates"``."""
+    def simulator_for(self, batch: int, device: torch.device | str = "cpu", grad: bool = True) -> str:
+        """The torch-backend simulator a call with ``batch`` samples on ``device`` uses (``grad``:
+        gradients are needed): ``"kernel"``, ``"fused"`` (also the closed forms of product
+        circuits), ``"statevector"`` or ``"gates"``."""
+        device = device if isinstance(device, torch.device) else torch.device(device)
+        return self._choose(batch, device.type == "cpu", grad)
+
+    def _choose(self, batch: int, cpu: bool, grad: bool) -> str:
         if self.simulator != "auto":
             return self.simulator
         if isinstance(self.circuit, RandomCircuit):
-            return "statevector"
-        if self._product:
-            return "fused"
-        return select_simulator(self.n_qubits, batch, self.engine.fused_max_qubits)
+            sim = "statevector"
+        elif self._product:
+            sim = "closed_form" if self.ansatz == "ry" else "fused"
+        else:
+            sim = select_simulator(self.n_qubits, batch, self.engine.fused_max_qubits)
+        if (cpu and self.diff_method == "backprop" and self.n_qubits <= KERNEL_MAX_QUBITS
+                and kernel_status().available
+                and prefer_kernel(sim, self.n_qubits, batch, grad, self.engine.kernel_max_batch)):
+            return "kernel"
+        return "fused" if sim == "closed_form" else sim
 
     def _evaluate(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Broadcasting evaluation ``(x (..., n), w (W..., *shape)) -> (W..., ..., n)``."""
@@ -194,11 +220,34 @@ class QuantumLayer(nn.Module):
             raise ShapeError(f"inputs: expected last dim {self.n_qubits}; got {got}")
         out_dtype = inputs.dtype if inputs.is_floating_point() else torch.get_default_dtype()
         dtype = torch.float64 if out_dtype == torch.float64 else torch.float32
-        lead = inputs.shape[:-1]
-        x = inputs.reshape(-1, self.n_qubits).to(dtype)
-        with torch.autocast(x.device.type, enabled=False):  # the simulator needs full precision
-            out = self._simulate(x, dtype)
-        return out.reshape(*lead, self.n_qubits).to(out_dtype)
+        # no-op reshapes and casts are skipped: at batch 1 each costs as much as the kernel
+        x = inputs if inputs.ndim == 2 else inputs.reshape(-1, self.n_qubits)
+        x = x if x.dtype == dtype else x.to(dtype)
+        w = self.weights
+        if self.backend == "torch" and self._use_kernel(x, w):
+            # (no check_memory: the kernel holds two state vectors whatever the batch, which the
+            # constructor's batch-1 check covers)
+            if self._program is None:
+                self._program = kernel_program(self.circuit)
+            out = kernel_expval(self._program, x, w if w.dtype == dtype else w.to(dtype))
+        else:
+            with torch.autocast(x.device.type, enabled=False):  # the simulator needs full precision
+                out = self._simulate(x, dtype)
+        out = out if inputs.ndim == 2 else out.reshape(*inputs.shape[:-1], self.n_qubits)
+        return out if out.dtype == out_dtype else out.to(out_dtype)
+
+    def _use_kernel(self, x: torch.Tensor, w: torch.Tensor) -> bool:
+        """Whether this call runs in the compiled kernel (``simulator_for`` says "kernel")."""
+        grad = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+        if self._choose(x.shape[0], x.is_cpu and w.is_cpu, grad) != "kernel":
+            return False
+        if not (x.is_cpu and w.is_cpu):
+            raise ConfigError(f"simulator: expected CPU tensors for simulator='kernel'; got inputs "
+                              f"on {x.device} and weights on {w.device}")
+        if not kernel_status().available:  # simulator="kernel" set after construction
+            raise ConfigError(f"simulator: expected the compiled kernel for simulator='kernel'; "
+                              f"got none ({kernel_status().reason})")
+        return True
 
     def _simulate(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.backend == "pennylane":

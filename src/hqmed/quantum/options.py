@@ -87,9 +87,12 @@ class EngineOptions:
     Attributes:
         simulator: ``"auto"`` (size-aware choice), ``"fused"`` (structured fast path of layered
             ansatze, small circuits), ``"statevector"`` (gate by gate with an adjoint backward,
-            memory ``O(B 2^n)``, large circuits) or ``"gates"`` (plain autograd through every
-            gate: slow, for cross-checks and second-order gradients).
+            memory ``O(B 2^n)``, large circuits), ``"kernel"`` (the compiled C kernel of
+            :mod:`hqmed.quantum.kernel`, CPU only: small batches) or ``"gates"`` (plain autograd
+            through every gate: slow, for cross-checks and second-order gradients).
         fused_max_qubits: override the measured fused/state-vector crossover of ``"auto"``.
+        kernel_max_batch: override the measured kernel/torch crossover of ``"auto"``: the kernel
+            runs batches of at most this many samples (0: never).
         memory_limit_bytes: refuse circuits whose state-vector working set exceeds this
             (default: the machine's physical memory).
     """
@@ -97,12 +100,14 @@ class EngineOptions:
     simulator: str = "auto"
     fused_max_qubits: int | None = None
     memory_limit_bytes: int | None = None
+    kernel_max_batch: int | None = None
 
     def __post_init__(self) -> None:
         if self.simulator not in SIMULATORS:
             raise ConfigError(f"simulator: expected one of {SIMULATORS}; got {self.simulator!r}")
         _int_or_none("fused_max_qubits", self.fused_max_qubits)
         _int_or_none("memory_limit_bytes", self.memory_limit_bytes)
+        _int_or_none("kernel_max_batch", self.kernel_max_batch, lo=0)
 
 
 @dataclass(frozen=True)

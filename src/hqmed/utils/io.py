@@ -1,4 +1,5 @@
-"""File I/O every module shares: atomic writes, strict JSON, and the one bounded YAML reader.
+"""File I/O every module shares: the user folders (data root, cache), atomic writes, strict JSON, and the one bounded
+YAML reader.
 
 Atomic writes go to a temporary file in the same folder (``.<name>.<random>.tmp``), are fsynced,
 then renamed, so a reader (or a resumed run) sees either the old file or the new one, never half of
@@ -27,6 +28,21 @@ from hqmed.errors import ConfigError, DataError
 
 TEMP_SUFFIX = ".tmp"  # atomic writes' temporary files: ".<final name>.<random>.tmp"
 YAML_MAX_NODES = 100_000  # values a YAML document may hold after alias expansion
+
+
+def user_dir(given: str | os.PathLike | None, env: str, default: str) -> Path:
+    """``given`` if set, else ``$env``, else ``~/.hqmed/<default>`` (not created here)."""
+    if given is not None and str(given) != "":
+        return Path(given).expanduser()
+    value = os.environ.get(env)
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".hqmed" / default
+
+
+def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_dir`` if given, else ``$HQMED_CACHE``, else ``~/.hqmed/cache``."""
+    return user_dir(cache_dir, "HQMED_CACHE", "cache")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
