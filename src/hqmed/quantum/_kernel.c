@@ -173,19 +173,21 @@ static void adjoint1(double *psi, double *lam, int n, int w, const double *m, do
     set8(cmat, c00r, c00i, c01r, c01i, c10r, c10i, c11r, c11i);
 }
 
-/* the two-qubit gates are their own inverses */
+/* the two-qubit gates are their own inverses; both act only where the control bit is 1, so the
+ * loop runs over the indices with bits a and b cleared (zeros inserted at both positions) */
 static void apply2(double *psi, int n, int code, int a, int b) {
-    size_t ca = (size_t)1 << (n - 1 - a), tb = (size_t)1 << (n - 1 - b), dim = (size_t)1 << n;
-    for (size_t j = 0; j < dim; ++j) {
-        if (!(j & ca)) continue;
+    size_t ca = (size_t)1 << (n - 1 - a), tb = (size_t)1 << (n - 1 - b);
+    size_t lo = ca < tb ? ca : tb, hi = ca < tb ? tb : ca, quarter = (size_t)1 << (n - 2);
+    for (size_t k = 0; k < quarter; ++k) {
+        size_t j = ((k & ~(lo - 1)) << 1) | (k & (lo - 1));
+        j = (((j & ~(hi - 1)) << 1) | (j & (hi - 1))) | ca; /* control 1, target 0 */
+        size_t t = j | tb;
         if (code == G_CNOT) {
-            if (j & tb) continue;
-            size_t k = j | tb;
             double r = psi[2 * j], i = psi[2 * j + 1];
-            psi[2 * j] = psi[2 * k], psi[2 * j + 1] = psi[2 * k + 1];
-            psi[2 * k] = r, psi[2 * k + 1] = i;
-        } else if (j & tb) {
-            psi[2 * j] = -psi[2 * j], psi[2 * j + 1] = -psi[2 * j + 1];
+            psi[2 * j] = psi[2 * t], psi[2 * j + 1] = psi[2 * t + 1];
+            psi[2 * t] = r, psi[2 * t + 1] = i;
+        } else {
+            psi[2 * t] = -psi[2 * t], psi[2 * t + 1] = -psi[2 * t + 1];
         }
     }
 }
