@@ -73,7 +73,6 @@ NET_CONFIG: dict[str, tuple[tuple[int, int, int, int, bool], ...]] = {
     "blocks6": ((5, 256, 512, 2, True), (5, 512, 512, 1, True)),
 }
 DEFAULT_STRIDES = (2, 2, 2, 2, 2)
-FAMILY = "PP-LCNet"
 SCALES = {"050": 0.5, "075": 0.75, "100": 1.0, "150": 1.5, "200": 2.0}
 # Trainable parameters at num_classes=1000 according to PaddleClas (the oracle in the tests).
 PADDLE_PARAMS = {"050": 1_879_576, "075": 2_357_008, "100": 2_952_520, "150": 4_499_832,
@@ -234,116 +233,105 @@ class PPLCNet(nn.Module):
 
 
 for _suffix, _scale in SCALES.items():
-    register_trio(f"lcnet_{_suffix}",
-                  {"input_size": (3, 224, 224), "scale": _scale, "family": "lcnet",
-                   "small_input_stride_list": SMALL_INPUT_STRIDES},
+    register_trio(f"lcnet_{_suffix}", "lcnet", {"scale": _scale},
                   {"paper": PADDLE_REF, "paper_params": PADDLE_PARAMS[_suffix],
                    "description": f"PP-LCNet x{_scale}"},
                   HYBRID_REF, (f"PP-LCNet x{_scale} + Linear(1280,4) + tanh (classical)",
                                f"PP-LCNet x{_scale} + 4-qubit H+RY block (hybrid)"))
 
 
-def _plain(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
-    """Plain PP-LCNet (PaddleClas) at width ``suffix``."""
-    return build_member(PPLCNet, f"lcnet_{suffix}", "plain", {"scale": SCALES[suffix]}, kwargs, FAMILY)
+def _build(suffix: str, kind: str, kwargs: dict[str, Any]) -> PPLCNet:
+    """``kind``: "plain" (PaddleClas), "tanh4" (classical twin) or "hq" (4-qubit hybrid)."""
+    return build_member(PPLCNet, f"lcnet_{suffix}", kind, {"scale": SCALES[suffix]}, kwargs,
+                        "PP-LCNet")
 
 
-def _tanh4(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
-    """The classical twin: Linear(1280, 4) + tanh before the classifier."""
-    return build_member(PPLCNet, f"lcnet_{suffix}", "tanh4", {"scale": SCALES[suffix]}, kwargs, FAMILY)
-
-
-def _hq(suffix: str, kwargs: dict[str, Any]) -> PPLCNet:
-    """The hybrid: the twin's 4 tanh outputs through the 4-qubit H+RY block."""
-    return build_member(PPLCNet, f"lcnet_{suffix}", "hq", {"scale": SCALES[suffix]}, kwargs, FAMILY)
-
-
-# One explicit, greppable entry point per model (timm style); the builders above hold the logic.
+# One explicit, greppable entry point per model (timm style); _build holds the logic.
 @register_model
 def lcnet_050(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x0.5 (PaddleClas)."""
-    return _plain("050", kwargs)
+    return _build("050", "plain", kwargs)
 
 
 @register_model
 def lcnet_050_tanh4(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x0.5 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_050."""
-    return _tanh4("050", kwargs)
+    return _build("050", "tanh4", kwargs)
 
 
 @register_model
 def hq_lcnet_050(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x0.5 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
-    return _hq("050", kwargs)
+    return _build("050", "hq", kwargs)
 
 
 @register_model
 def lcnet_075(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x0.75 (PaddleClas)."""
-    return _plain("075", kwargs)
+    return _build("075", "plain", kwargs)
 
 
 @register_model
 def lcnet_075_tanh4(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x0.75 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_075."""
-    return _tanh4("075", kwargs)
+    return _build("075", "tanh4", kwargs)
 
 
 @register_model
 def hq_lcnet_075(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x0.75 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
-    return _hq("075", kwargs)
+    return _build("075", "hq", kwargs)
 
 
 @register_model
 def lcnet_100(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x1.0 (PaddleClas)."""
-    return _plain("100", kwargs)
+    return _build("100", "plain", kwargs)
 
 
 @register_model
 def lcnet_100_tanh4(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x1.0 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_100."""
-    return _tanh4("100", kwargs)
+    return _build("100", "tanh4", kwargs)
 
 
 @register_model
 def hq_lcnet_100(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x1.0 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
-    return _hq("100", kwargs)
+    return _build("100", "hq", kwargs)
 
 
 @register_model
 def lcnet_150(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x1.5 (PaddleClas)."""
-    return _plain("150", kwargs)
+    return _build("150", "plain", kwargs)
 
 
 @register_model
 def lcnet_150_tanh4(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x1.5 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_150."""
-    return _tanh4("150", kwargs)
+    return _build("150", "tanh4", kwargs)
 
 
 @register_model
 def hq_lcnet_150(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x1.5 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
-    return _hq("150", kwargs)
+    return _build("150", "hq", kwargs)
 
 
 @register_model
 def lcnet_200(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x2.0 (PaddleClas)."""
-    return _plain("200", kwargs)
+    return _build("200", "plain", kwargs)
 
 
 @register_model
 def lcnet_200_tanh4(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x2.0 + Linear(1280, 4) + tanh: the classical twin of hq_lcnet_200."""
-    return _tanh4("200", kwargs)
+    return _build("200", "tanh4", kwargs)
 
 
 @register_model
 def hq_lcnet_200(**kwargs: Any) -> PPLCNet:
     """PP-LCNet x2.0 + the 4-qubit H+RY block: the hybrid of the LCNet paper."""
-    return _hq("200", kwargs)
+    return _build("200", "hq", kwargs)

@@ -36,7 +36,6 @@ import torch
 from torch import nn
 
 from hqmed.models.layers import (
-    SMALL_INPUT_STRIDES,
     ConvBNAct,
     build_backbone,
     check_int,
@@ -219,9 +218,7 @@ class MobileNetV3(nn.Module):
 
 for _variant in BLOCKS:
     _name = f"MobileNetV3-{_variant.capitalize()}"
-    register_trio(f"mobilenetv3_{_variant}_100",
-                  {"input_size": (3, 224, 224), "variant": _variant, "family": "mobilenetv3",
-                   "small_input_stride_list": SMALL_INPUT_STRIDES},
+    register_trio(f"mobilenetv3_{_variant}_100", "mobilenetv3", {"variant": _variant},
                   {"paper": TORCHVISION_REF, "paper_params": TORCHVISION_PARAMS[_variant],
                    "description": f"{_name} x1.0 (torchvision)"},
                   HYBRID_REF, (f"{_name} + Linear(., 4) + tanh (classical)",

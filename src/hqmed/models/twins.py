@@ -18,6 +18,7 @@ from torch import nn
 
 from hqmed.errors import ConfigError
 from hqmed.models.heads import hadamard_ry_bottleneck
+from hqmed.models.layers import SMALL_INPUT_STRIDES
 from hqmed.models.registry import build_model, register_default_cfgs
 
 __all__ = ["QUANTUM_OPTIONS", "bottleneck_classifier", "build_member", "register_trio", "trio_names"]
@@ -32,12 +33,15 @@ def trio_names(plain: str) -> tuple[str, str, str]:
     return plain, f"{plain}_tanh4", f"hq_{plain}"
 
 
-def register_trio(plain: str, base: dict[str, Any], plain_cfg: dict[str, Any], paper: str,
-                  descriptions: tuple[str, str]) -> None:
-    """Default cfgs of the trio: the plain network at 1000 classes (``plain_cfg``: its paper,
-    published count and description), the twins at 10 classes and 32 px, each naming the other
-    as its twin; ``descriptions``: the classical twin's and the hybrid's."""
+def register_trio(plain: str, family: str, size: dict[str, Any], plain_cfg: dict[str, Any],
+                  paper: str, descriptions: tuple[str, str]) -> None:
+    """Default cfgs of the trio: the plain network at 1000 classes and 224 px (``plain_cfg``: its
+    paper, published count and description), the twins at 10 classes and 32 px, each naming the
+    other as its twin. ``size``: the family's width option (``{"scale": 0.5}``); ``descriptions``:
+    the classical twin's and the hybrid's."""
     _, tanh4, hq = trio_names(plain)
+    base = {"input_size": (3, 224, 224), **size, "family": family,
+            "small_input_stride_list": SMALL_INPUT_STRIDES}
     twin = {**base, "num_classes": 10, "paper": paper, "input_size": TWIN_INPUT}
     register_default_cfgs({
         plain: {**base, "num_classes": 1000, "hybrid": False, **plain_cfg},
