@@ -30,3 +30,22 @@ def test_every_benchmark_takes_out(path):
     flags = {c.args[0].value for c in _add_argument_calls(path)
              if c.args and isinstance(c.args[0], ast.Constant)}
     assert "--out" in flags, f"{path.name}: expected an --out flag for its JSON; got {sorted(flags)}"
+
+
+def test_batch1_latency_benchmark_runs_and_writes_its_json(tmp_path):
+    """A quick run at 2 qubits (it imports the timer and the qujax circuit of its sibling
+    scripts, so this also catches them drifting apart)."""
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "batch1_latency.py"
+    out = tmp_path / "b1.json"
+    res = subprocess.run([sys.executable, str(script), "--quick", "--qubits", "2", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    point = json.loads(out.read_text())["results"]["2"]
+    assert {"hqmed/train", "hqmed.torch/train", "hqmed/infer"} <= set(point["summary"])
+    assert all(v["cpu"]["mean_ms"] > 0 for v in point["summary"].values())
+    if "qujax/train" in point["summary"]:
+        assert point["agreement_max_abs"] < 1e-5
