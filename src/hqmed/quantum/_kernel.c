@@ -212,7 +212,7 @@ static void angles_of(const circuit *c, const int32_t *op, size_t sample, double
     }
 }
 
-static int prepare(circuit *c) {
+static int prepare(circuit *c, int grad) { /* grad: also the derivative matrices */
     int touched[64] = {0};
     if (c->n < 1 || c->n > 40) return ERR_PROGRAM;
     c->mats = calloc((size_t)c->nops * MAT_DOUBLES + 1, sizeof(double));
@@ -235,7 +235,7 @@ static int prepare(circuit *c) {
             double t[3];
             double *m = c->mats + (size_t)k * MAT_DOUBLES;
             angles_of(c, op, 0, t);
-            gate_matrix(code, t, m, (double(*)[8])(m + 8));
+            gate_matrix(code, t, m, grad ? (double(*)[8])(m + 8) : NULL);
         }
     }
     return OK;
@@ -298,7 +298,7 @@ int hqmed_expval(const int32_t *program, int batch, int f32, const void *x, cons
                  void *out) {
     int n = program[0];
     circuit c = {n, program[1], program[2], f32, program + HEADER_INTS, x, w, NULL, NULL};
-    int rc = prepare(&c);
+    int rc = prepare(&c, 0);
     size_t dim = (size_t)1 << n;
     double *psi = rc == OK ? malloc(2 * dim * sizeof(double)) : NULL;
     double acc[64];
@@ -324,7 +324,7 @@ int hqmed_expval_grad(const int32_t *program, int batch, int f32, const void *x,
     int n = program[0], nops = program[1], nw = program[2];
     const int32_t *ops = program + HEADER_INTS;
     circuit c = {n, nops, nw, f32, ops, x, w, NULL, NULL};
-    int rc = prepare(&c);
+    int rc = prepare(&c, 1);
     size_t dim = (size_t)1 << n;
     double *psi = rc == OK ? malloc(4 * dim * sizeof(double)) : NULL;
     double *gw_acc = rc == OK ? calloc((size_t)nw + 1, sizeof(double)) : NULL;
