@@ -1,7 +1,8 @@
 /* hqmed's compiled quantum-layer kernel: a whole circuit, forward and adjoint backward, in C.
  *
- * Built on first use by hqmed/quantum/kernel.py with the system C compiler (plain C99, libm
- * only, no torch headers, no -march flags) and loaded with ctypes. See that module for the
+ * Built on first use by hqmed/quantum/kernel.py with the system C compiler (C99 plus GNU vector
+ * types, which gcc and clang support; libm only, no torch headers, no -march flags) and loaded
+ * with ctypes. See that module for the
  * build, the cache and the fallback to the pure-torch simulators.
  *
  * A circuit is a program: a header of HEADER_INTS ints (n qubits, number of gates, number of
@@ -12,9 +13,12 @@
  * SRC_WEIGHTS (flat indices into the weights) or SRC_INPUTS (columns of the sample's inputs).
  * Wire 0 is the most significant bit of a basis index (PennyLane's order).
  *
- * Each sample runs on its own state vector of 2^n complex amplitudes (interleaved re, im;
- * double precision whatever the caller's dtype), one sample after the other, in order, on the
- * calling thread: results are identical run to run.
+ * Samples run in pairs, one per lane of a GNU C vector of two doubles (an SSE2 register on x86-64;
+ * an odd batch pads its last pair with a sample whose upstream gradient is zero), on their own
+ * state vectors of 2^n complex amplitudes (interleaved re, im; double precision whatever the
+ * caller's dtype), one pair after the other, in order, on the calling thread. Lane arithmetic is
+ * the scalar IEEE arithmetic, so a sample's results do not depend on its lane or its batch, and
+ * results are identical run to run.
  *
  * Forward: single-qubit gates on a wire that no two-qubit gate has touched yet commute with
  * everything before them on other wires, so they are multiplied into that wire's 2-vector and
@@ -26,20 +30,22 @@
  * O = sum_i g_i Z_i, then backwards through the gates: psi_before = M^dagger psi_after,
  * dL/dt = 2 Re sum_ab dM_ab/dt C_ab with C_ab = sum over the other wires of
  * conj(lam_after_a) psi_before_b, and lam_before = M^dagger lam_after. CNOT and CZ are their own
- * inverses. Memory: two state vectors per call (the forward is recomputed per sample, nothing is
+ * inverses. Memory: two state vectors per call (the forward is recomputed per pair, nothing is
  * kept between forward and backward).
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#define HQMED_KERNEL_ABI 2
+#define HQMED_KERNEL_ABI 3
 #define HEADER_INTS 3
 #define OP_INTS 7
 
 enum { G_RX = 0, G_RY = 1, G_RZ = 2, G_ROT = 3, G_H = 4, G_CNOT = 5, G_CZ = 6 };
 enum { SRC_NONE = 0, SRC_WEIGHTS = 1, SRC_INPUTS = 2 };
 enum { OK = 0, ERR_MEMORY = 1, ERR_PROGRAM = 2 };
+
+typedef double v2 __attribute__((vector_size(16))); /* two samples, one per lane */
 
 int hqmed_kernel_abi(void) { return HQMED_KERNEL_ABI; }
 
@@ -121,18 +127,18 @@ static void gate_matrix(int code, const double *t, double *m, double (*d)[8]) {
 }
 
 /* psi <- m psi on wire w (adjoint: psi <- m^dagger psi) */
-static void apply1(double *psi, int n, int w, const double *m, int adjoint) {
+static void apply1(v2 *psi, int n, int w, const v2 *m, int adjoint) {
     size_t s = (size_t)1 << (n - 1 - w), dim = (size_t)1 << n;
-    double a0r = m[0], a0i = m[1], a1r = m[2], a1i = m[3], b0r = m[4], b0i = m[5], b1r = m[6],
-           b1i = m[7];
+    v2 a0r = m[0], a0i = m[1], a1r = m[2], a1i = m[3], b0r = m[4], b0i = m[5], b1r = m[6],
+       b1i = m[7];
     if (adjoint) { /* [[conj m00, conj m10], [conj m01, conj m11]] */
         a0r = m[0], a0i = -m[1], a1r = m[4], a1i = -m[5];
         b0r = m[2], b0i = -m[3], b1r = m[6], b1i = -m[7];
     }
     for (size_t base = 0; base < dim; base += 2 * s) {
         for (size_t k = base; k < base + s; ++k) {
-            double *p = psi + 2 * k, *q = psi + 2 * (k + s);
-            double pr = p[0], pi = p[1], qr = q[0], qi = q[1];
+            v2 *p = psi + 2 * k, *q = psi + 2 * (k + s);
+            v2 pr = p[0], pi = p[1], qr = q[0], qi = q[1];
             p[0] = a0r * pr - a0i * pi + a1r * qr - a1i * qi;
             p[1] = a0r * pi + a0i * pr + a1r * qi + a1i * qr;
             q[0] = b0r * pr - b0i * pi + b1r * qr - b1i * qi;
@@ -143,22 +149,24 @@ static void apply1(double *psi, int n, int w, const double *m, int adjoint) {
 
 /* One backward step of a single-qubit gate: psi <- m^dagger psi, cmat += sum conj(lam_a) psi_b
  * (lam before its update), lam <- m^dagger lam. */
-static void adjoint1(double *psi, double *lam, int n, int w, const double *m, double *cmat) {
+static void adjoint1(v2 *psi, v2 *lam, int n, int w, const v2 *m, v2 *cmat) {
     size_t s = (size_t)1 << (n - 1 - w), dim = (size_t)1 << n;
-    double a0r = m[0], a0i = -m[1], a1r = m[4], a1i = -m[5];
-    double b0r = m[2], b0i = -m[3], b1r = m[6], b1i = -m[7];
-    double c00r = 0, c00i = 0, c01r = 0, c01i = 0, c10r = 0, c10i = 0, c11r = 0, c11i = 0;
+    v2 a0r = m[0], a0i = -m[1], a1r = m[4], a1i = -m[5];
+    v2 b0r = m[2], b0i = -m[3], b1r = m[6], b1i = -m[7];
+    v2 zero = {0, 0};
+    v2 c00r = zero, c00i = zero, c01r = zero, c01i = zero, c10r = zero, c10i = zero, c11r = zero,
+       c11i = zero;
     for (size_t base = 0; base < dim; base += 2 * s) {
         for (size_t k = base; k < base + s; ++k) {
-            double *p = psi + 2 * k, *q = psi + 2 * (k + s);
-            double *u = lam + 2 * k, *v = lam + 2 * (k + s);
-            double pr = p[0], pi = p[1], qr = q[0], qi = q[1];
-            double xr = a0r * pr - a0i * pi + a1r * qr - a1i * qi;
-            double xi = a0r * pi + a0i * pr + a1r * qi + a1i * qr;
-            double yr = b0r * pr - b0i * pi + b1r * qr - b1i * qi;
-            double yi = b0r * pi + b0i * pr + b1r * qi + b1i * qr;
+            v2 *p = psi + 2 * k, *q = psi + 2 * (k + s);
+            v2 *u = lam + 2 * k, *v = lam + 2 * (k + s);
+            v2 pr = p[0], pi = p[1], qr = q[0], qi = q[1];
+            v2 xr = a0r * pr - a0i * pi + a1r * qr - a1i * qi;
+            v2 xi = a0r * pi + a0i * pr + a1r * qi + a1i * qr;
+            v2 yr = b0r * pr - b0i * pi + b1r * qr - b1i * qi;
+            v2 yi = b0r * pi + b0i * pr + b1r * qi + b1i * qr;
             p[0] = xr, p[1] = xi, q[0] = yr, q[1] = yi;
-            double ur = u[0], ui = u[1], vr = v[0], vi = v[1];
+            v2 ur = u[0], ui = u[1], vr = v[0], vi = v[1];
             /* conj(lam_a) psi_b */
             c00r += ur * xr + ui * xi, c00i += ur * xi - ui * xr;
             c01r += ur * yr + ui * yi, c01i += ur * yi - ui * yr;
@@ -170,12 +178,13 @@ static void adjoint1(double *psi, double *lam, int n, int w, const double *m, do
             v[1] = b0r * ui + b0i * ur + b1r * vi + b1i * vr;
         }
     }
-    set8(cmat, c00r, c00i, c01r, c01i, c10r, c10i, c11r, c11i);
+    cmat[0] = c00r, cmat[1] = c00i, cmat[2] = c01r, cmat[3] = c01i;
+    cmat[4] = c10r, cmat[5] = c10i, cmat[6] = c11r, cmat[7] = c11i;
 }
 
 /* the two-qubit gates are their own inverses; both act only where the control bit is 1, so the
  * loop runs over the indices with bits a and b cleared (zeros inserted at both positions) */
-static void apply2(double *psi, int n, int code, int a, int b) {
+static void apply2(v2 *psi, int n, int code, int a, int b) {
     size_t ca = (size_t)1 << (n - 1 - a), tb = (size_t)1 << (n - 1 - b);
     size_t lo = ca < tb ? ca : tb, hi = ca < tb ? tb : ca, quarter = (size_t)1 << (n - 2);
     for (size_t k = 0; k < quarter; ++k) {
@@ -183,7 +192,7 @@ static void apply2(double *psi, int n, int code, int a, int b) {
         j = (((j & ~(hi - 1)) << 1) | (j & (hi - 1))) | ca; /* control 1, target 0 */
         size_t t = j | tb;
         if (code == G_CNOT) {
-            double r = psi[2 * j], i = psi[2 * j + 1];
+            v2 r = psi[2 * j], i = psi[2 * j + 1];
             psi[2 * j] = psi[2 * t], psi[2 * j + 1] = psi[2 * t + 1];
             psi[2 * t] = r, psi[2 * t + 1] = i;
         } else {
@@ -192,13 +201,13 @@ static void apply2(double *psi, int n, int code, int a, int b) {
     }
 }
 
-#define MAT_DOUBLES 32 /* per gate: the matrix, then the derivative for each of up to 3 angles */
+#define MAT 32 /* per gate: the matrix, then the derivative for each of up to 3 angles */
 
 typedef struct {
-    int n, nops, nw, f32;
+    int n, nops, nw, batch, f32;
     const int32_t *ops;
     const void *x, *w;
-    double *mats;      /* nops x MAT_DOUBLES: gates of weights and constants (inputs: per sample) */
+    v2 *mats; /* nops x MAT: gates of weights and constants, both lanes (inputs: per pair) */
     unsigned char *absorbed;
 } circuit;
 
@@ -212,10 +221,16 @@ static void angles_of(const circuit *c, const int32_t *op, size_t sample, double
     }
 }
 
+/* the samples of pair p, lane by lane (an odd batch repeats its last sample in lane 1) */
+static size_t lane_sample(const circuit *c, size_t pair, int lane) {
+    size_t s = 2 * pair + lane;
+    return s < (size_t)c->batch ? s : (size_t)c->batch - 1;
+}
+
 static int prepare(circuit *c, int grad) { /* grad: also the derivative matrices */
     int touched[64] = {0};
     if (c->n < 1 || c->n > 40) return ERR_PROGRAM;
-    c->mats = calloc((size_t)c->nops * MAT_DOUBLES + 1, sizeof(double));
+    c->mats = malloc(((size_t)c->nops * MAT + 1) * sizeof(v2));
     c->absorbed = calloc((size_t)c->nops + 1, 1);
     if (!c->mats || !c->absorbed) return ERR_MEMORY;
     for (int k = 0; k < c->nops; ++k) {
@@ -232,10 +247,10 @@ static int prepare(circuit *c, int grad) { /* grad: also the derivative matrices
             if (op[4 + j] < 0 || op[4 + j] >= limit) return ERR_PROGRAM;
         c->absorbed[k] = !touched[a];
         if (op[3] != SRC_INPUTS) {
-            double t[3];
-            double *m = c->mats + (size_t)k * MAT_DOUBLES;
+            double t[3], m[MAT] = {0};
             angles_of(c, op, 0, t);
             gate_matrix(code, t, m, grad ? (double(*)[8])(m + 8) : NULL);
+            for (int e = 0; e < MAT; ++e) c->mats[(size_t)k * MAT + e] = (v2){m[e], m[e]};
         }
     }
     return OK;
@@ -246,39 +261,41 @@ static void release(circuit *c) {
     free(c->absorbed);
 }
 
-/* matrix of op k for this sample (inputs' gates are built here) */
-/* matrix of gate k and its derivatives (MAT_DOUBLES) for this sample: inputs' gates are built
- * in scratch */
-static const double *matrix_of(const circuit *c, int k, size_t sample, double *scratch, int grad) {
+/* matrix of gate k and its derivatives (MAT entries) for pair p: the inputs' gates are built in
+ * scratch, lane by lane */
+static const v2 *matrix_of(const circuit *c, int k, size_t pair, v2 *scratch, int grad) {
     const int32_t *op = c->ops + (size_t)k * OP_INTS;
-    if (op[3] != SRC_INPUTS) return c->mats + (size_t)k * MAT_DOUBLES;
-    double t[3];
-    angles_of(c, op, sample, t);
-    gate_matrix(op[0], t, scratch, grad ? (double(*)[8])(scratch + 8) : NULL);
+    if (op[3] != SRC_INPUTS) return c->mats + (size_t)k * MAT;
+    for (int lane = 0; lane < 2; ++lane) {
+        double t[3], m[MAT] = {0};
+        angles_of(c, op, lane_sample(c, pair, lane), t);
+        gate_matrix(op[0], t, m, grad ? (double(*)[8])(m + 8) : NULL);
+        for (int e = 0; e < (grad ? MAT : 8); ++e) scratch[e][lane] = m[e];
+    }
     return scratch;
 }
 
-/* final state of one sample */
-static void run_forward(const circuit *c, size_t sample, double *psi) {
+/* final states of one pair */
+static void run_forward(const circuit *c, size_t pair, v2 *psi) {
     int n = c->n;
-    double u[64][4];
-    for (int w = 0; w < n; ++w) u[w][0] = 1, u[w][1] = 0, u[w][2] = 0, u[w][3] = 0;
-    double scratch[MAT_DOUBLES];
+    v2 u[64][4], one = {1, 1}, zero = {0, 0};
+    for (int w = 0; w < n; ++w) u[w][0] = one, u[w][1] = zero, u[w][2] = zero, u[w][3] = zero;
+    v2 scratch[MAT];
     for (int k = 0; k < c->nops; ++k) {
         if (!c->absorbed[k]) continue;
-        const double *m = matrix_of(c, k, sample, scratch, 0);
-        double *v = u[c->ops[(size_t)k * OP_INTS + 1]];
-        double pr = v[0], pi = v[1], qr = v[2], qi = v[3];
+        const v2 *m = matrix_of(c, k, pair, scratch, 0);
+        v2 *v = u[c->ops[(size_t)k * OP_INTS + 1]];
+        v2 pr = v[0], pi = v[1], qr = v[2], qi = v[3];
         v[0] = m[0] * pr - m[1] * pi + m[2] * qr - m[3] * qi;
         v[1] = m[0] * pi + m[1] * pr + m[2] * qi + m[3] * qr;
         v[2] = m[4] * pr - m[5] * pi + m[6] * qr - m[7] * qi;
         v[3] = m[4] * pi + m[5] * pr + m[6] * qi + m[7] * qr;
     }
-    psi[0] = 1, psi[1] = 0;
+    psi[0] = one, psi[1] = zero;
     size_t size = 1;
     for (int w = 0; w < n; ++w, size *= 2) { /* wire 0 ends up the most significant bit */
         for (size_t j = size; j-- > 0;) {
-            double r = psi[2 * j], i = psi[2 * j + 1];
+            v2 r = psi[2 * j], i = psi[2 * j + 1];
             psi[4 * j + 2] = r * u[w][2] - i * u[w][3], psi[4 * j + 3] = r * u[w][3] + i * u[w][2];
             psi[4 * j] = r * u[w][0] - i * u[w][1], psi[4 * j + 1] = r * u[w][1] + i * u[w][0];
         }
@@ -289,7 +306,7 @@ static void run_forward(const circuit *c, size_t sample, double *psi) {
         if (op[0] == G_CNOT || op[0] == G_CZ)
             apply2(psi, n, op[0], op[1], op[2]);
         else
-            apply1(psi, n, op[1], matrix_of(c, k, sample, scratch, 0), 0);
+            apply1(psi, n, op[1], matrix_of(c, k, pair, scratch, 0), 0);
     }
 }
 
@@ -297,40 +314,41 @@ static void run_forward(const circuit *c, size_t sample, double *psi) {
 int hqmed_expval(const int32_t *program, int batch, int f32, const void *x, const void *w,
                  void *out) {
     int n = program[0];
-    circuit c = {n, program[1], program[2], f32, program + HEADER_INTS, x, w, NULL, NULL};
+    circuit c = {n, program[1], program[2], batch, f32, program + HEADER_INTS, x, w, NULL, NULL};
     int rc = prepare(&c, 0);
     size_t dim = (size_t)1 << n;
-    double *psi = rc == OK ? malloc(2 * dim * sizeof(double)) : NULL;
-    double acc[64];
+    v2 *psi = rc == OK ? malloc(2 * dim * sizeof(v2)) : NULL;
+    v2 acc[64];
     if (rc == OK && !psi) rc = ERR_MEMORY;
-    for (size_t b = 0; rc == OK && b < (size_t)batch; ++b) {
-        run_forward(&c, b, psi);
-        for (int i = 0; i < n; ++i) acc[i] = 0;
+    for (size_t pair = 0; rc == OK && 2 * pair < (size_t)batch; ++pair) {
+        run_forward(&c, pair, psi);
+        for (int i = 0; i < n; ++i) acc[i] = (v2){0, 0};
         for (size_t j = 0; j < dim; ++j) {
-            double p = psi[2 * j] * psi[2 * j] + psi[2 * j + 1] * psi[2 * j + 1];
+            v2 p = psi[2 * j] * psi[2 * j] + psi[2 * j + 1] * psi[2 * j + 1];
             for (int i = 0; i < n; ++i) acc[i] += (j >> (n - 1 - i)) & 1 ? -p : p;
         }
-        for (int i = 0; i < n; ++i) store(out, f32, b * n + i, acc[i]);
+        for (int lane = 0; lane < 2 && 2 * pair + lane < (size_t)batch; ++lane)
+            for (int i = 0; i < n; ++i) store(out, f32, (2 * pair + lane) * n + i, acc[i][lane]);
     }
     free(psi);
     release(&c);
     return rc;
 }
 
-/* dL/dx (B, n) and dL/dw (summed over the batch) for L = sum_{b,i} g[b, i] <Z_i>_b; gx or gw may
- * be NULL (not needed). */
+/* dL/dx (B, n) and dL/dw (summed over the batch, in sample order) for
+ * L = sum_{b,i} g[b, i] <Z_i>_b; gx or gw may be NULL (not needed). */
 int hqmed_expval_grad(const int32_t *program, int batch, int f32, const void *x, const void *w,
                       const void *g, void *gx, void *gw) {
     int n = program[0], nops = program[1], nw = program[2];
     const int32_t *ops = program + HEADER_INTS;
-    circuit c = {n, nops, nw, f32, ops, x, w, NULL, NULL};
+    circuit c = {n, nops, nw, batch, f32, ops, x, w, NULL, NULL};
     int rc = prepare(&c, 1);
     size_t dim = (size_t)1 << n;
-    double *psi = rc == OK ? malloc(4 * dim * sizeof(double)) : NULL;
+    v2 *psi = rc == OK ? malloc(4 * dim * sizeof(v2)) : NULL;
     double *gw_acc = rc == OK ? calloc((size_t)nw + 1, sizeof(double)) : NULL;
-    double gx_acc[64];
+    v2 gx_acc[64], gi[64];
     if (rc == OK && (!psi || !gw_acc)) rc = ERR_MEMORY;
-    double *lam = psi ? psi + 2 * dim : NULL;
+    v2 *lam = psi ? psi + 2 * dim : NULL;
     int first = nops; /* the earliest gate whose angles need a gradient */
     for (int k = 0; rc == OK && k < nops; ++k) {
         int src = ops[(size_t)k * OP_INTS + 3];
@@ -339,13 +357,16 @@ int hqmed_expval_grad(const int32_t *program, int batch, int f32, const void *x,
             break;
         }
     }
-    for (size_t b = 0; rc == OK && b < (size_t)batch; ++b) {
-        for (int i = 0; i < n; ++i) gx_acc[i] = 0;
-        run_forward(&c, b, psi);
-        double gi[64];
-        for (int i = 0; i < n; ++i) gi[i] = load(g, f32, b * n + i);
+    for (size_t pair = 0; rc == OK && 2 * pair < (size_t)batch; ++pair) {
+        int lanes = 2 * pair + 1 < (size_t)batch ? 2 : 1; /* a padding lane gets g = 0 */
+        for (int i = 0; i < n; ++i) {
+            gx_acc[i] = (v2){0, 0};
+            for (int lane = 0; lane < 2; ++lane)
+                gi[i][lane] = lane < lanes ? load(g, f32, (2 * pair + lane) * n + i) : 0.0;
+        }
+        run_forward(&c, pair, psi);
         for (size_t j = 0; j < dim; ++j) {
-            double o = 0;
+            v2 o = {0, 0};
             for (int i = 0; i < n; ++i) o += (j >> (n - 1 - i)) & 1 ? -gi[i] : gi[i];
             lam[2 * j] = o * psi[2 * j], lam[2 * j + 1] = o * psi[2 * j + 1];
         }
@@ -357,9 +378,9 @@ int hqmed_expval_grad(const int32_t *program, int batch, int f32, const void *x,
                 apply2(lam, n, code, op[1], op[2]);
                 continue;
             }
-            double scratch[MAT_DOUBLES], cm[8];
+            v2 scratch[MAT], cm[8];
             int need = na && ((src == SRC_WEIGHTS && gw) || (src == SRC_INPUTS && gx));
-            const double *m = matrix_of(&c, k, b, scratch, need);
+            const v2 *m = matrix_of(&c, k, pair, scratch, need);
             if (!need) {
                 apply1(psi, n, op[1], m, 1);
                 apply1(lam, n, op[1], m, 1);
@@ -367,18 +388,19 @@ int hqmed_expval_grad(const int32_t *program, int batch, int f32, const void *x,
             }
             adjoint1(psi, lam, n, op[1], m, cm);
             for (int a = 0; a < na; ++a) {
-                double v = 0;
-                const double *d = m + 8 * (a + 1);
+                v2 v = {0, 0};
+                const v2 *d = m + 8 * (a + 1);
                 for (int e = 0; e < 4; ++e) v += d[2 * e] * cm[2 * e] - d[2 * e + 1] * cm[2 * e + 1];
                 v *= 2;
                 if (src == SRC_WEIGHTS)
-                    gw_acc[op[4 + a]] += v;
+                    for (int lane = 0; lane < lanes; ++lane) gw_acc[op[4 + a]] += v[lane];
                 else
                     gx_acc[op[4 + a]] += v;
             }
         }
         if (gx)
-            for (int i = 0; i < n; ++i) store(gx, f32, b * n + i, gx_acc[i]);
+            for (int lane = 0; lane < lanes; ++lane)
+                for (int i = 0; i < n; ++i) store(gx, f32, (2 * pair + lane) * n + i, gx_acc[i][lane]);
     }
     if (rc == OK && gw)
         for (int p = 0; p < nw; ++p) store(gw, f32, p, gw_acc[p]);

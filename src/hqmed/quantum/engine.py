@@ -3,8 +3,8 @@
 Three exact simulators give the same values and gradients (tested against PennyLane in float64):
 
 * ``"kernel"`` (:mod:`hqmed.quantum.kernel`): the whole circuit, forward and adjoint backward, in
-  one compiled C call per direction, one sample after the other on one thread. No per-op
-  overhead (a training step is one autograd node), but no vectorisation over the batch:
+  one compiled C call per direction, two samples at a time (SSE2 lanes) on one thread. No per-op
+  overhead (a training step is one autograd node), but little vectorisation over the batch:
   it wins at small batches, and whenever the alternative is the state-vector path. CPU only,
   and only where the system C compiler built it (else the torch paths run; see
   :func:`hqmed.quantum.kernel.kernel_status`).

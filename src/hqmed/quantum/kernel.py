@@ -3,11 +3,11 @@
 At the papers' sizes (4-7 qubits, batch 1) the torch simulators spend their time in per-op
 overhead (a training step is ~25 forward + ~40 backward ATen kernels), not in arithmetic. The
 kernel (``_kernel.c`` beside this module; see its header for the algorithm) runs the whole
-circuit per sample on one state vector in double precision, so a training step is one autograd
-node and two C calls.
+circuit on state vectors in double precision, two samples at a time (the two lanes of a GNU C
+vector: SSE2 on x86-64), so a training step is one autograd node and two C calls.
 
-Build. On first use ``_kernel.c`` (plain C99 and libm: no torch headers, no ``-march`` flags) is
-compiled with the system C compiler (``$CC``, else ``cc``) and :data:`CFLAGS` into
+Build. On first use ``_kernel.c`` (C99 with GNU vector types, as gcc and clang compile it, and
+libm: no torch headers, no ``-march`` flags) is compiled with the system C compiler (``$CC``, else ``cc``) and :data:`CFLAGS` into
 ``<cache>/kernels/hqmed_kernel-<key>.so``, ``<cache>`` being ``$HQMED_CACHE`` or
 ``~/.hqmed/cache`` and ``<key>`` a hash of the source, the compiler command, the flags and the
 platform. The compiler writes into a temporary folder and the library is then copied in
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("_kernel.c")
 CFLAGS = ("-O2", "-std=c99", "-shared", "-fPIC")
 DISABLE_ENV = "HQMED_NO_KERNEL"
-ABI = 2  # must equal HQMED_KERNEL_ABI in _kernel.c
+ABI = 3  # must equal HQMED_KERNEL_ABI in _kernel.c
 MAX_QUBITS = 40  # the C code's fixed per-wire arrays (memory limits come first in practice)
 
 # program of _kernel.c: header (n qubits, gates, weights), then per gate: code, wire a, wire b,
