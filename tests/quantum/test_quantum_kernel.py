@@ -209,12 +209,16 @@ def test_auto_dispatch_uses_the_kernel_where_it_was_measured_to_win():
     layer = QuantumLayer(7, 3)
     assert layer.simulator_for(1) == "kernel" and layer.simulator_for(256) == "fused"
     assert layer.simulator_for(1, "cuda") == "fused"  # CUDA tensors keep the torch path
-    assert layer.simulator_for(16) == "kernel" and layer.simulator_for(16, grad=False) == "fused"
-    assert QuantumLayer(4, 3).simulator_for(32) == "kernel"
+    assert layer.simulator_for(32) == "kernel" and layer.simulator_for(64) == "fused"
+    assert layer.simulator_for(32, grad=False) == "kernel"
+    assert layer.simulator_for(64, grad=False) == "fused"  # the cached unitary
+    assert QuantumLayer(4, 3).simulator_for(256) == "kernel"
     assert QuantumLayer(7, 3, ansatz="random").simulator_for(256) == "kernel"  # vs state vector
     assert QuantumLayer(16, 1).simulator_for(64) == "kernel"  # beyond the fused path's range
     lcnet = QuantumLayer(4, ansatz="ry")
-    assert lcnet.simulator_for(8) == "kernel" and lcnet.simulator_for(64) == "fused"
+    assert lcnet.simulator_for(16) == "kernel" and lcnet.simulator_for(32) == "fused"
+    assert QuantumLayer(7, ansatz="ry").simulator_for(2) == "kernel"
+    assert QuantumLayer(7, ansatz="ry").simulator_for(4) == "fused"
     assert QuantumLayer(7, 3, engine=EngineOptions(kernel_max_batch=0)).simulator_for(1) == "fused"
     assert QuantumLayer(7, 3, engine=EngineOptions(kernel_max_batch=512)).simulator_for(512) == "kernel"
     assert QuantumLayer(7, 3, diff_method="parameter-shift").simulator_for(1) == "fused"

@@ -30,14 +30,18 @@ When the kernel is available and the tensors are on the CPU, :func:`prefer_kerne
 torch path: always for the state-vector path (the kernel's cost per sample is lower at every size
 measured, 4-16 qubits, and its memory is two state vectors whatever the batch), and up to
 :data:`KERNEL_MAX_BATCH` samples (training) or :data:`KERNEL_MAX_BATCH_NO_GRAD` (no-grad calls,
-against the cached unitary) for the fused path. Measured on the same CPU, one thread, 3
-StronglyEntanglingLayers, process CPU time (load average ~3.4 from other jobs): at 7 qubits a
-training step at batch 1 takes 0.06 ms in the kernel against 0.44 ms fused, they tie near batch
-24, and at batch 32 the fused path is ahead (0.53 vs 0.74 ms); at 4 qubits the kernel leads up to
-batch 128 (0.29 vs 0.39 ms); at 13 qubits batch 1 it takes 2.8 ms against 23 ms, at 16 qubits
-batch 32 0.83 s against 3.6 s. For the LCNet H+RY closed form the crossover is
-:data:`KERNEL_MAX_BATCH_CLOSED_FORM` (batch 8: 0.044 vs 0.053 ms; 64: 0.092 vs 0.054 ms).
-Override with ``EngineOptions(kernel_max_batch=...)`` (0: never) or ``simulator="kernel"``.
+against the cached unitary up to 8 qubits) for the fused path: the largest batch of 1, 2, 4, ...,
+256 at which the kernel was clearly ahead. Measured on the same CPU, one thread, 3
+StronglyEntanglingLayers, batches 1 to 256, process CPU time while other jobs kept the load
+average near 5 (so both sides slower than on a quiet machine, alike): at 7 qubits a training step
+takes 0.07 ms in the kernel against 0.77 ms fused at batch 1, 0.48 vs 0.91 ms at batch 32 and
+0.88 vs 0.93 at 64, and the fused path leads from 128 (1.7 vs 1.5 ms); at 4 qubits the kernel
+leads up to batch 256 (0.43 vs 0.63 ms); at 10 qubits up to 16 (2.4 vs 3.2 ms); from 13 qubits at
+every batch measured (14 qubits, batch 256: 0.71 vs 1.18 s; 16 qubits, batch 32: 0.44 vs 3.5 s
+against the state-vector path). Against the LCNet H+RY closed form (flat ~0.06 ms) the kernel
+wins while ``batch * 2^n`` <= :data:`KERNEL_MAX_AMPLITUDES_CLOSED_FORM` (4 qubits, batch 16:
+0.049 vs 0.058 ms; batch 64: 0.086 vs 0.059 ms). Override with
+``EngineOptions(kernel_max_batch=...)`` (0: never) or ``simulator="kernel"``.
 
 Eval-mode caching of the variational unitary (``(2N, N)`` real matrix) pays only for small
 circuits: it is used up to :data:`CACHE_MAX_QUBITS` qubits (measured: at 8 qubits, batch 256,
@@ -54,6 +58,7 @@ batch 1 when it is built and the real batch at every call.
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 
 import torch
@@ -62,7 +67,7 @@ from hqmed.errors import ConfigError
 
 __all__ = ["FUSED_MAX_QUBITS", "FUSED_MAX_QUBITS_BATCHED", "FUSED_MIN_BATCH", "CACHE_MAX_QUBITS",
            "WORKING_STATES", "KERNEL_MAX_BATCH", "KERNEL_MAX_BATCH_NO_GRAD",
-           "KERNEL_MAX_BATCH_CLOSED_FORM", "kernel_max_batch", "prefer_kernel", "select_simulator", "working_bytes", "physical_memory_bytes", "check_memory",
+           "KERNEL_MAX_AMPLITUDES_CLOSED_FORM", "kernel_max_batch", "prefer_kernel", "select_simulator", "working_bytes", "physical_memory_bytes", "check_memory",
            "SIMULATORS"]
 
 SIMULATORS = ("auto", "fused", "statevector", "gates", "kernel")
@@ -76,12 +81,13 @@ WORKING_STATES = 6
 #: largest batch at which the compiled kernel beats the fused path, by qubits (measured, see the
 #: module doc), for training calls (forward + backward) and no-grad calls (against the cached
 #: unitary up to CACHE_MAX_QUBITS); sizes past a table use its last entry.
-KERNEL_MAX_BATCH = {1: 256, 2: 256, 3: 256, 4: 128, 5: 64, 6: 32, 7: 16, 8: 8, 9: 8, 10: 4,
-                    11: 8, 12: 8, 13: 8, 14: 16}
-KERNEL_MAX_BATCH_NO_GRAD = {1: 256, 2: 128, 3: 128, 4: 64, 5: 32, 6: 16, 7: 8, 8: 8, 9: 8, 10: 8,
-                            11: 8, 12: 8, 13: 8, 14: 32}
-#: the same against the closed form of the LCNet Hadamard + RY circuit (three elementwise ops)
-KERNEL_MAX_BATCH_CLOSED_FORM = 16
+KERNEL_MAX_BATCH = {1: 256, 2: 256, 3: 256, 4: 256, 5: 128, 6: 64, 7: 32, 8: 16, 9: 16, 10: 16,
+                    11: 16, 12: 16, 13: 256, 14: sys.maxsize}
+KERNEL_MAX_BATCH_NO_GRAD = {1: 256, 2: 256, 3: 128, 4: 64, 5: 64, 6: 32, 7: 32, 8: 32, 9: 256,
+                            10: 256, 11: 256, 12: 256, 13: 256, 14: sys.maxsize}
+#: against the closed form of the LCNet Hadamard + RY circuit (three elementwise ops, whatever n)
+#: the kernel, which still simulates 2^n amplitudes, wins while batch * 2^n is at most this
+KERNEL_MAX_AMPLITUDES_CLOSED_FORM = 256
 
 
 def kernel_max_batch(n_qubits: int, grad: bool = True) -> int:
@@ -104,7 +110,7 @@ def prefer_kernel(torch_simulator: str, n_qubits: int, batch: int, grad: bool = 
     if torch_simulator == "statevector":
         return True
     if torch_simulator == "closed_form":
-        return batch <= KERNEL_MAX_BATCH_CLOSED_FORM
+        return batch << n_qubits <= KERNEL_MAX_AMPLITUDES_CLOSED_FORM
     return batch <= kernel_max_batch(n_qubits, grad)
 
 
