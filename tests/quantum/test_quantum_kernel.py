@@ -198,9 +198,30 @@ def test_kernel_edge_cases_empty_batch_frozen_weights_and_second_order():
         torch.autograd.grad(layer(x).sum(), x, create_graph=True)
 
 
+def test_copies_and_pickles_of_a_layer_own_their_program(tmp_path):
+    """The program's address must follow its array: a deep copy used after the original is gone,
+    and a whole-module torch.save/load, give the original's results."""
+    import copy
+    import gc
+
+    torch.manual_seed(6)
+    layer = QuantumLayer.from_config(5, 2, simulator="kernel")
+    x = torch.rand(3, 5)
+    want = layer(x).detach()
+    clone = copy.deepcopy(layer)
+    assert clone._program.address != layer._program.address
+    del layer
+    gc.collect()
+    _ = [np.full(64, -1, dtype=np.int32) for _ in range(1000)]  # reuse the freed memory
+    torch.testing.assert_close(clone(x).detach(), want, atol=0, rtol=0)
+    torch.save(clone, tmp_path / "layer.pt")
+    loaded = torch.load(tmp_path / "layer.pt", weights_only=False)
+    torch.testing.assert_close(loaded(x).detach(), want, atol=0, rtol=0)
+
+
 def test_kernel_rejects_a_bad_program_instead_of_crashing():
-    bad = np.array([2, 1, 0, K._CODES["RX"], 5, 0, K._SRC_INPUTS, 0, 0, 0], dtype=np.int32)  # wire 5 of 2
-    program = K.KernelProgram(2, 0, bad, bad.ctypes.data)
+    bad = [2, 1, 0, K._CODES["RX"], 5, 0, K._SRC_INPUTS, 0, 0, 0]  # wire 5 of 2
+    program = K.KernelProgram.from_array(2, 0, bad)
     with pytest.raises(RuntimeError, match="invalid circuit program"):
         K.kernel_expval(program, torch.rand(1, 2), torch.zeros(0))
 

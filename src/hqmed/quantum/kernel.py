@@ -174,12 +174,20 @@ def kernel_status() -> KernelStatus:
 @dataclass(frozen=True, eq=False)
 class KernelProgram:
     """A circuit as the kernel's program: int32 header ``(n, gates, weights)`` then ``(gates, 7)``
-    (see ``_kernel.c``); ``address`` is where it lives (passed to every call)."""
+    (see ``_kernel.c``); ``address`` is where ``program`` lives (passed to every call)."""
 
     n_qubits: int
     n_weights: int
     program: np.ndarray
     address: int
+
+    @classmethod
+    def from_array(cls, n_qubits: int, n_weights: int, program) -> KernelProgram:
+        program = np.array(program, dtype=np.int32)  # a fresh contiguous copy owned here
+        return cls(n_qubits, n_weights, program, program.ctypes.data)
+
+    def __reduce__(self):  # copies and pickles rebuild the address of their own array
+        return (KernelProgram.from_array, (self.n_qubits, self.n_weights, self.program))
 
 
 def kernel_program(circuit) -> KernelProgram:
@@ -197,8 +205,7 @@ def kernel_program(circuit) -> KernelProgram:
             idx = [int(p) for p in params]
             rows.append([_CODES[name], wires[0], wires[1] if len(wires) > 1 else 0,
                          source if idx else _SRC_NONE, *idx, *[0] * (3 - len(idx))])
-    program = np.concatenate([[n, len(rows), n_w], np.ravel(rows)]).astype(np.int32)
-    return KernelProgram(n, n_w, program, program.ctypes.data)
+    return KernelProgram.from_array(n, n_w, np.concatenate([[n, len(rows), n_w], np.ravel(rows)]))
 
 
 # ----------------------------------------------------------------------------- calls
