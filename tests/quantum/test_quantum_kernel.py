@@ -16,7 +16,7 @@ import pytest
 import torch
 from quantum_oracles import circuit_seed, hq_values_and_grads, pl_circuit, pl_values_and_grads, qml
 
-from hqmed.errors import ConfigError
+from hqmed.errors import ConfigError, ShapeError
 from hqmed.quantum import EngineOptions, QuantumLayer
 from hqmed.quantum import kernel as K
 
@@ -224,6 +224,13 @@ def test_kernel_rejects_a_bad_program_instead_of_crashing():
     program = K.KernelProgram.from_array(2, 0, bad)
     with pytest.raises(RuntimeError, match="invalid circuit program"):
         K.kernel_expval(program, torch.rand(1, 2), torch.zeros(0))
+    good = K.kernel_program(QuantumLayer(3, 1).circuit)  # 9 weights
+    with pytest.raises(ShapeError, match=r"expected x \(B, 3\) and 9 weights; got x \(1, 4\)"):
+        K.kernel_expval(good, torch.rand(1, 4), torch.rand(9))
+    with pytest.raises(ShapeError, match="and 8 weights"):
+        K.kernel_expval(good, torch.rand(1, 3), torch.rand(8))
+    with pytest.raises(ShapeError, match="got torch.float32 on cpu and torch.float64 on cpu"):
+        K.kernel_expval(good, torch.rand(1, 3), torch.rand(9, dtype=torch.float64))
 
 
 def test_auto_dispatch_uses_the_kernel_where_it_was_measured_to_win():

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hqmed.errors import ShapeError
 from hqmed.quantum.adjoint import SECOND_ORDER
 from hqmed.utils.io import atomic_write_bytes, default_cache_dir
 
@@ -63,6 +64,7 @@ MAX_QUBITS = 40  # the C code's fixed per-wire arrays (memory limits come first 
 # source, index 0, index 1, index 2
 _CODES = {"RX": 0, "RY": 1, "RZ": 2, "Rot": 3, "Hadamard": 4, "CNOT": 5, "CZ": 6}
 _SRC_NONE, _SRC_WEIGHTS, _SRC_INPUTS = 0, 1, 2
+_DTYPES = (torch.float32, torch.float64)
 _ERRORS = {1: "could not allocate the state vectors", 2: "invalid circuit program"}
 
 
@@ -249,6 +251,13 @@ class _Kernel(torch.autograd.Function):
 def kernel_expval(program: KernelProgram, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """<Z_i> ``(B, n)`` of inputs ``(B, n)`` and weights (the circuit's ``weight_shape``): CPU
     tensors of one dtype, float32 or float64. Needs :func:`kernel_status` ``.available``."""
+    n = program.n_qubits
+    if x.ndim != 2 or x.shape[1] != n or weights.numel() != program.n_weights:
+        raise ShapeError(f"kernel inputs: expected x (B, {n}) and {program.n_weights} weights; "
+                         f"got x {tuple(x.shape)} and {weights.numel()} weights")
+    if x.dtype != weights.dtype or x.dtype not in _DTYPES or not (x.is_cpu and weights.is_cpu):
+        raise ShapeError(f"kernel inputs: expected CPU tensors of one dtype, float32 or float64; "
+                         f"got {x.dtype} on {x.device} and {weights.dtype} on {weights.device}")
     x, weights = x.contiguous(), weights.contiguous()
     if torch.is_grad_enabled() and (x.requires_grad or weights.requires_grad):
         return _Kernel.apply(x, weights, program)
