@@ -5,23 +5,29 @@ Forward + backward time per batch at batch sizes 1, 32 and 256, side by side in 
 * hqmed           QuantumLayer(backend="torch"), fused exact simulator, autograd
 * pl.default      PennyLane default.qubit, diff_method="backprop", batch broadcasting (TorchLayer)
 * pl.lightning    PennyLane lightning.qubit, diff_method="adjoint" (TorchLayer)
-* qujax           pure JAX (qujax), jax.jit of vmap + value_and_grad, when installed (the
-                  circuit of benchmarks/qubit_scaling.py; one XLA thread)
+* qujax, tensorcircuit (tensorcircuit-ng, pytorch backend), torchquantum (0.1.8) and qiskit
+                  (qiskit-machine-learning EstimatorQNN + TorchConnector): the circuits of
+                  benchmarks/rivals.py, each in a subprocess of the interpreter that has it
+                  (--python NAME=PATH, default this one); a rival it lacks is skipped with the
+                  reason, and a batch whose predicted step exceeds --rival-budget is skipped
 
 plus batch-1 inference (eval mode, no_grad; hqmed uses its cached unitary), the torch ops per
-training step (each is a kernel launch on a GPU) and a check that all three agree numerically.
+training step (each is a kernel launch on a GPU) and a check that every method agrees with hqmed
+(max |difference| of the outputs; the rivals compute in float32, qiskit in float64).
 Prints a table of mean +- std over repeats with speed-up ratios and writes JSON to
 benchmarks/results/quantum_layer.json. Timings are wall-clock on a possibly shared machine:
 compare the ratios, which are measured in the same run under the same load.
 
-    python benchmarks/quantum_layer.py            # full run (< 2 min)
-    python benchmarks/quantum_layer.py --quick    # a few seconds
+    python benchmarks/quantum_layer.py            # full run (a few minutes with qiskit)
+    python benchmarks/quantum_layer.py --quick    # a few seconds per method
+    python benchmarks/quantum_layer.py --python tensorcircuit=/work/venv-tc/bin/python \
+        --python torchquantum=/work/venv-tq/bin/python --python qiskit=/work/venv-qiskit/bin/python
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
 import os
 import statistics
 import sys
@@ -30,6 +36,8 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import rivals  # same folder: the rivals' circuits and their subprocess worker
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -84,43 +92,7 @@ def time_train_step(layer: QuantumLayer, batch: int, repeats: int, budget_s: flo
         x.grad = None
         (layer(x) @ proj).sum().backward()
 
-    t0 = time.perf_counter()
-    step()
-    step()
-    one = max((time.perf_counter() - t0) / 2, 1e-6)
-    inner = max(1, min(200, int(budget_s / repeats / one)))
-    wall, cpu = [], []
-    for _ in range(repeats):
-        gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(inner):
-            step()
-        wall.append((time.perf_counter() - t0) / inner)
-        cpu.append((time.process_time() - c0) / inner)
-    return {"wall": wall, "cpu": cpu}
-
-
-def qujax_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("qujax") is not None
-
-
-def time_calls(fn, repeats: int, budget_s: float) -> dict:
-    """Like :func:`time_train_step` for a ready-made callable (wall and process CPU time)."""
-    t0 = time.perf_counter()
-    fn()
-    fn()
-    one = max((time.perf_counter() - t0) / 2, 1e-6)
-    inner = max(1, min(200, int(budget_s / repeats / one)))
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(inner):
-            fn()
-        wall.append((time.perf_counter() - t0) / inner)
-        cpu.append((time.process_time() - c0) / inner)
-    return {"wall": wall, "cpu": cpu}
+    return rivals.time_calls(step, repeats, budget_s)
 
 
 def time_inference(layer: QuantumLayer, repeats: int, budget_s: float) -> list[float]:
@@ -149,7 +121,8 @@ def fmt(samples: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short run (few repeats, less time)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256],
                         help="batch sizes to time (default 1 32 256)")
@@ -158,14 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch/OpenMP threads for every method (default 1: the ops are small "
                              "and one thread is robust on a shared machine; 0 = library default)")
+    parser.add_argument("--rivals", nargs="+", default=list(rivals.RIVALS), choices=list(rivals.RIVALS),
+                        help="rivals run in subprocesses (default: all; those not installed are "
+                             "skipped with the reason)")
+    parser.add_argument("--python", action="append", type=rivals.python_arg, default=[],
+                        metavar="NAME=PATH",
+                        help="interpreter that has rival NAME, e.g. tensorcircuit=/work/venv-tc/bin/python "
+                             "(repeatable; default: this interpreter)")
+    parser.add_argument("--rival-budget", type=float, default=None,
+                        help="seconds one rival training step may take; a batch predicted slower "
+                             "is skipped and listed (default 90, 5 with --quick)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quantum_layer.json"),
                         help="JSON results file (default benchmarks/results/quantum_layer.json)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # lightning reads it when imported
-        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                              f"intra_op_parallelism_threads={args.threads}")  # jax, when imported
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 7)
     budget = 0.3 if args.quick else 2.0  # seconds per (method, batch) for the fast methods
@@ -176,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# cpu: {env['cpu']} ({env['cpu_count']} cores, torch threads {torch.get_num_threads()})"
           f"  python {env['python']}  torch {env['packages']['torch']}  "
           f"pennylane {env['packages']['pennylane']}  hqmed {env['packages']['hqmed']}  "
-          f"commit {str(env['git_commit'])[:10]}")
+          f"commit {str(env['git_commit'])[:10]}  load average "
+          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
     torch.manual_seed(0)
     layers = {}
@@ -207,42 +189,55 @@ def main(argv: list[str] | None = None) -> int:
                 layer, batch, reps, budget / (4 if slow else 1))
     for name, layer in layers.items():
         results["inference_batch1_s"][name] = time_inference(layer, repeats, budget / 4)
-    if qujax_available():
-        import numpy as np
-        from qubit_scaling import (
-            _qujax_calls,  # same folder: the one qujax circuit of the benchmarks
-        )
-
-        xq = torch.rand(4, N_QUBITS, dtype=torch.float64)
-        got = np.asarray(_qujax_calls(N_QUBITS, 4, xq.numpy(), ref.weights.detach().numpy())[1]())
-        agree["qujax"] = float(np.abs(got - ref.double()(xq).detach().numpy()).max())
+    skipped: dict = {}
+    payload = json.dumps({"x": x.tolist(), "w": ref.weights.detach().double().tolist()})
+    pythons = dict(args.python)
+    point_budget = args.rival_budget or (5.0 if args.quick else 90.0)
+    for name in args.rivals:
+        python = pythons.get(name, sys.executable)
+        if why := rivals.skip_reason(name, python):
+            print(f"# skipping {name}: {why}")
+            skipped[name] = why
+            continue
+        cmd = [python, rivals.__file__, "--method", name, "--batches", *map(str, args.batches),
+               "--repeats", str(repeats), "--budget", str(budget), "--point-budget",
+               str(point_budget), "--threads", str(args.threads or os.cpu_count())]
+        got = rivals.run_json(cmd, args.threads or os.cpu_count(),
+                              timeout=point_budget * (len(args.batches) + 2) * 2 + 300, stdin=payload)
+        if "error" in got:
+            print(f"# {name} failed: {got['error']}")
+            skipped[name] = f"failed: {got['error']}"
+            continue
+        agree[name] = float(np.abs(np.asarray(got["outputs"]) - ref.double()(x).detach().numpy()).max())
         ref.float()
-        print(f"# qujax: max |difference| to hqmed {agree['qujax']:.1e} (float32)")
-        for batch in args.batches:
-            train, _ = _qujax_calls(N_QUBITS, batch)
-            results["train_step_s"].setdefault("qujax", {})[str(batch)] = time_calls(train, repeats, budget)
-        results["inference_batch1_s"]["qujax"] = time_calls(_qujax_calls(N_QUBITS, 1)[1], repeats, budget / 4)["wall"]
-        layers["qujax"] = None  # a column of the tables below
+        note = "; ".join(f"batch {b} skipped: {why}" for b, why in got["skipped"].items())
+        print(f"# {name} {got['version']} ({python}): max |difference| to hqmed {agree[name]:.1e}"
+              + (f"; {note}" if note else ""))
+        results["train_step_s"][name] = got["train_step_s"]
+        results["inference_batch1_s"][name] = got["inference_batch1_s"]
+        results.setdefault("versions", {})[name] = got["version"]
+        skipped.update({f"{name} batch {b}": why for b, why in got["skipped"].items()})
 
-    pl_names = [n for n in layers if n != "hqmed"]  # every rival (PennyLane devices, qujax)
+    names = list(results["inference_batch1_s"])  # hqmed, PennyLane devices, rivals that ran
+    others = [n for n in names if n != "hqmed"]
     ratios = {}
     for clock in ("wall", "cpu"):
         title = "wall-clock" if clock == "wall" else "process CPU time (robust to other load)"
         print(f"\nforward+backward per batch, {title}, mean ± std over repeats [ms]")
-        print(f"{'batch':>5} | " + " | ".join(f"{n:>19}" for n in layers) +
+        print(f"{'batch':>5} | " + " | ".join(f"{n:>19}" for n in names) +
               " | speed-up vs fastest rival")
         for batch in args.batches:
-            row = {n: results["train_step_s"][n][str(batch)][clock] for n in layers}
-            means = {n: statistics.fmean(row[n]) for n in layers}
-            best = min(pl_names, key=lambda n: means[n]) if pl_names else None
+            row = {n: results["train_step_s"][n].get(str(batch), {}).get(clock) for n in names}
+            means = {n: statistics.fmean(v) for n, v in row.items() if v}
+            best = min((n for n in others if n in means), key=means.get, default=None)
             ratio = means[best] / means["hqmed"] if best else float("nan")
             ratios.setdefault(clock, {})[str(batch)] = {
-                "fastest_pennylane": best, "speedup": ratio,
-                **{f"vs_{n}": means[n] / means["hqmed"] for n in pl_names}}
-            print(f"{batch:>5} | " + " | ".join(f"{fmt(row[n]):>19}" for n in layers) +
-                  f" | {ratio:7.1f}x (vs {best})")
+                "fastest_rival": best, "speedup": ratio,
+                **{f"vs_{n}": means[n] / means["hqmed"] for n in others if n in means}}
+            print(f"{batch:>5} | " + " | ".join(f"{fmt(row[n]) if row[n] else 'skip':>19}" for n in names)
+                  + f" | {ratio:7.1f}x (vs {best})")
     inf = results["inference_batch1_s"]
-    print("infer | " + " | ".join(f"{fmt(inf[n]):>19}" for n in layers) + "  (batch 1, eval, no_grad)")
+    print("infer | " + " | ".join(f"{fmt(inf[n]):>19}" for n in names) + "  (batch 1, eval, no_grad)")
 
     ops = {b: count_ops(ref, b) for b in (1, 32)}
     print(f"\nops per training step (hqmed, batch 32): {ops[32]['forward']} forward + "
@@ -254,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
           f"parameter-shift evaluations, state vector {res['state_vector_size']}")
 
     payload = {"benchmark": "quantum_layer", "n_qubits": N_QUBITS, "n_layers": N_LAYERS,
-               "quick": args.quick, "environment": env, "agreement_max_abs": agree,
+               "quick": args.quick, "environment": env, "load_average": os.getloadavg(),
+               "agreement_max_abs": agree, "skipped": skipped,
                "results": results, "ratios": ratios, "ops_per_step": ops, "resources": res}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

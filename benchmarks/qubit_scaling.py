@@ -13,7 +13,14 @@ Methods (each in its own subprocess, so imports and memory high-water marks neve
                 state-vector path with the adjoint backward (hqmed.quantum.engine)
 * pl.default    PennyLane default.qubit, diff_method="backprop" (TorchLayer, broadcasting)
 * pl.lightning  PennyLane lightning.qubit, diff_method="adjoint" (TorchLayer)
-* qujax         pure JAX (qujax 1.x), jax.jit of vmap(value_and_grad), when installed
+* qujax, tensorcircuit, torchquantum, qiskit   the circuits of benchmarks/rivals.py (qujax and
+                tensorcircuit-ng's pytorch backend, torchquantum 0.1.8, qiskit-machine-learning's
+                EstimatorQNN), each in the interpreter that has it (--python NAME=PATH, default
+                this one); a rival that is not installed there is skipped with the reason
+
+Before its sweep, each worker times one warm batch-1 step at the smallest n; a sweep at batch B
+whose B-fold of that exceeds --point-budget is skipped whole (qiskit, whose parameter-shift
+gradients take about a second per sample, runs at batch 1 only, and only to small n).
 
 A point whose predicted time (the last point's growth extrapolated) exceeds --point-budget, or
 that would not fit its sweep's share of --time-budget (default 540 s, so the default run ends
@@ -25,6 +32,8 @@ The fitted exponent alpha is the least-squares slope of log2(time) against n for
 
     python benchmarks/qubit_scaling.py --max-qubits 16     # < 10 min on 2 cores
     python benchmarks/qubit_scaling.py --quick             # n = 4..10, a minute
+    python benchmarks/qubit_scaling.py --max-qubits 16 --python tensorcircuit=/work/venv-tc/bin/python \
+        --python torchquantum=/work/venv-tq/bin/python --python qiskit=/work/venv-qiskit/bin/python
 """
 
 from __future__ import annotations
@@ -33,20 +42,19 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
+import rivals  # same folder: the rivals' circuits, their interpreters and subprocess runner
 
 N_LAYERS = 3
-METHODS = ("hqmed", "pl.default", "pl.lightning", "qujax")
+METHODS = ("hqmed", "pl.default", "pl.lightning", *rivals.RIVALS)
 
 
 # ----------------------------------------------------------------------------- workers
-def _torch_calls(method: str, n: int, batch: int):
+def _hqmed_calls(method: str, n: int, batch: int):
     import torch
 
     from hqmed.quantum import QuantumLayer
@@ -58,95 +66,60 @@ def _torch_calls(method: str, n: int, batch: int):
     return layer_calls(QuantumLayer.from_config(n, N_LAYERS, rotation="Y", **kw), n, batch)
 
 
-def _qujax_calls(n: int, batch: int, x=None, w=None):
-    """(train, inference) closures of the circuit in qujax; ``x`` (B, n) and ``w`` (L, n, 3)
-    radians (random when None); inference returns the (B, n) expectations."""
-    import jax
-    import jax.numpy as jnp
-    import qujax
-
-    # qujax angles are in half turns: RY(t) = qujax "Ry"(t / pi); Rot(phi, theta, omega) = RZ RY RZ
-    # (parameters in hqmed's order: inputs, then weights (L, n, 3) flattened)
-    gates, qubits, params = [], [], []
-    for i in range(n):
-        gates.append("Ry"), qubits.append([i]), params.append([i])
-    p = n
-    for layer in range(N_LAYERS):
-        r = (layer % (n - 1)) + 1 if n > 1 else 0
-        for i in range(n):
-            for g in ("Rz", "Ry", "Rz"):
-                gates.append(g), qubits.append([i]), params.append([p])
-                p += 1
-        for i in range(n if n > 1 else 0):
-            gates.append("CX"), qubits.append([i, (i + r) % n]), params.append([])
-    to_state = qujax.get_params_to_statetensor_func(gates, qubits, params, n)
-    signs = jnp.asarray(1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1), jnp.float32)
-    rng = np.random.default_rng(0)
-    w = jnp.asarray(rng.uniform(0, 2 * np.pi, (p - n,)) if w is None else np.ravel(w), jnp.float32)
-    x = jnp.asarray(rng.uniform(0, np.pi, (batch, n)) if x is None else x, jnp.float32)
-    proj = jnp.asarray(rng.standard_normal(n), jnp.float32)
-
-    def expvals(xi, wv):
-        st = to_state(jnp.concatenate([xi, wv]) / jnp.pi)
-        return (jnp.abs(st.reshape(-1)) ** 2) @ signs
-
-    def loss(xb, wv):
-        return jnp.sum(jax.vmap(expvals, (0, None))(xb, wv) @ proj)
-
-    train = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
-    infer = jax.jit(jax.vmap(expvals, (0, None)))
-    return (lambda: jax.block_until_ready(train(x, w)), lambda: jax.block_until_ready(infer(x, w)))
-
-
 def worker(args) -> int:
     """One method, one batch, an upward sweep of n: prints one JSON line."""
     import torch
 
-    from hqmed.quantum.scaling import peak_rss_bytes, sweep_qubits
+    from hqmed.quantum.scaling import fit_growth_exponent, peak_rss_bytes, sweep_qubits
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     qubits = [int(q) for q in args.qubits.split(",")]
-    if args.worker == "qujax":
-        import jax  # noqa: F401  (import cost outside the measured points)
-
-        make = lambda n: _qujax_calls(n, args.batch)  # noqa: E731
+    if args.worker in rivals.RIVALS:
+        rivals.load(args.worker)  # import cost outside the measured points
+        make = rivals.CALLS[args.worker]
     else:
         import pennylane  # noqa: F401
 
-        make = lambda n: _torch_calls(args.worker, n, args.batch)  # noqa: E731
+        make = lambda n, batch: _hqmed_calls(args.worker, n, batch)  # noqa: E731
     base = peak_rss_bytes()
-    out = sweep_qubits(qubits, make, args.point_budget, args.repeats, deadline=args.deadline)
+    train, _ = make(qubits[0], 1)
+    train()  # warm-up (compilation)
+    t0 = time.perf_counter()
+    train()
+    guess = (time.perf_counter() - t0) * args.batch
+    if guess > args.point_budget:
+        why = (f"predicted {guess:.0f} s per step (batch 1 at n={qubits[0]} times {args.batch}) "
+               f"> budget {args.point_budget:g} s")
+        none = fit_growth_exponent([], [])
+        out = {"points": [{"n": n, "skipped": why} for n in qubits],
+               "fit": {"train": none, "inference": none}}
+    else:
+        out = sweep_qubits(qubits, lambda n: make(n, args.batch), args.point_budget, args.repeats,
+                           deadline=args.deadline)
     out["baseline_rss_bytes"] = base
     print(json.dumps(out))
     return 0
 
 
 # ----------------------------------------------------------------------------- driver
-def available(method: str) -> str | None:
+def available(method: str, python: str) -> str | None:
     """None when the method can run here, else the reason it cannot."""
-    mod = {"hqmed": "torch", "pl.default": "pennylane", "pl.lightning": "pennylane_lightning",
-           "qujax": "qujax"}[method]
+    if method in rivals.RIVALS:
+        return rivals.skip_reason(method, python)
+    mod = {"hqmed": "torch", "pl.default": "pennylane", "pl.lightning": "pennylane_lightning"}[method]
     import importlib.util
 
     return None if importlib.util.find_spec(mod) else f"{mod} not installed"
 
 
 def run_worker(method: str, qubits: list[int], batch: int, args, deadline: float) -> dict:
-    cmd = [sys.executable, __file__, "--worker", method, "--qubits", ",".join(map(str, qubits)),
-           "--batch", str(batch), "--point-budget", str(args.point_budget),
-           "--repeats", str(args.repeats), "--threads", str(args.threads), "--deadline", str(deadline)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
-           "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-           "JAX_PLATFORMS": "cpu"}
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                             timeout=max(deadline - time.time(), 0) + args.point_budget * 4 + 30)
-    except subprocess.TimeoutExpired:
-        return {"error": "worker overran its share of the time budget"}
-    if res.returncode != 0:
-        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}"}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    cmd = [dict(args.python).get(method, sys.executable), __file__, "--worker", method,
+           "--qubits", ",".join(map(str, qubits)), "--batch", str(batch), "--point-budget",
+           str(args.point_budget), "--repeats", str(args.repeats), "--threads", str(args.threads),
+           "--deadline", str(deadline)]
+    return rivals.run_json(cmd, args.threads,
+                           timeout=max(deadline - time.time(), 0) + args.point_budget * 4 + 30)
 
 
 def _cell(point: dict | None, key: str) -> str:
@@ -159,7 +132,8 @@ def _cell(point: dict | None, key: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-qubits", type=int, default=20, help="largest n of the sweep (even steps from 4)")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 1, 256],
                         help="batch sizes (the first is the main sweep)")
@@ -172,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                              "sweeps; points that would not fit are skipped and listed (default 540)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                         help="methods to run (default: all; rivals that are not installed are skipped)")
+    parser.add_argument("--python", action="append", type=rivals.python_arg, default=[],
+                        metavar="NAME=PATH",
+                        help="interpreter that has rival NAME, e.g. tensorcircuit=/work/venv-tc/bin/python "
+                             "(repeatable; default: this interpreter)")
     parser.add_argument("--quick", action="store_true", help="n = 4..10, one repeat (smoke run)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "qubit_scaling.json"),
                         help="JSON output path")
@@ -196,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# cpu: {env['cpu']} ({env['cpu_count']} cores)  python {env['python']}  torch "
           f"{env['packages']['torch']}  pennylane {env['packages']['pennylane']}  commit "
           f"{str(env['git_commit'])[:10]}  load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    skipped = {m: why for m in args.methods if (why := available(m))}
+    pythons = dict(args.python)
+    skipped = {m: why for m in args.methods if (why := available(m, pythons.get(m, sys.executable)))}
     for m, why in skipped.items():
         print(f"# skipping {m}: {why}")
     methods = [m for m in args.methods if m not in skipped]
@@ -227,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                 pts = {m: next((p for p in results[m][str(batch)].get("points", []) if p["n"] == n), None)
                        for m in methods}
                 ours = pts.get("hqmed")
-                rivals = [pts[m][mode]["mean"] for m in methods if m != "hqmed" and pts[m] and mode in pts[m]]
-                ratio = (min(rivals) / ours[mode]["mean"]) if ours and mode in ours and rivals else math.nan
+                others = [pts[m][mode]["mean"] for m in methods if m != "hqmed" and pts[m] and mode in pts[m]]
+                ratio = (min(others) / ours[mode]["mean"]) if ours and mode in ours and others else math.nan
                 print(f"{n:>3} | " + " | ".join(f"{_cell(pts[m], mode):>16}" for m in methods) +
                       f" | {ratio:6.2f}x")
     print("\nfitted growth time ∝ 2^(alpha n) (n >= 10), train / inference, and peak memory at the largest n:")
@@ -251,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"benchmark": "qubit_scaling", "n_layers": N_LAYERS, "qubits": qubits,
                "batches": args.batches, "threads": args.threads, "point_budget_s": args.point_budget,
                "load_average_start": load, "load_average_end": os.getloadavg(), "elapsed_s": elapsed,
-               "environment": env, "skipped_methods": skipped, "results": results}
+               "environment": env, "interpreters": {m: pythons.get(m, sys.executable) for m in methods},
+               "skipped_methods": skipped, "results": results}
     atomic_write_json(out, payload)
     print(f"wrote {out}")
     return 0
