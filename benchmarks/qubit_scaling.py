@@ -18,9 +18,10 @@ Methods (each in its own subprocess, so imports and memory high-water marks neve
                 EstimatorQNN), each in the interpreter that has it (--python NAME=PATH, default
                 this one); a rival that is not installed there is skipped with the reason
 
-Before its sweep, each worker times one warm batch-1 step at the smallest n; a sweep at batch B
-whose B-fold of that exceeds --point-budget is skipped whole (qiskit, whose parameter-shift
-gradients take about a second per sample, runs at batch 1 only, and only to small n).
+Before its sweep, each worker times a warm batch-1 step at the smallest n (the faster of two); a
+sweep at batch B whose B-fold of that exceeds --point-budget is skipped whole. So qiskit, whose
+parameter-shift gradients take about a second per sample, is measured at batch 1 only, and only
+to small n (its later points are predicted over the budget and skipped, as for every method).
 
 A point whose predicted time (the last point's growth extrapolated) exceeds --point-budget, or
 that would not fit its sweep's share of --time-budget (default 540 s, so the default run ends
@@ -66,6 +67,12 @@ def _hqmed_calls(method: str, n: int, batch: int):
     return layer_calls(QuantumLayer.from_config(n, N_LAYERS, rotation="Y", **kw), n, batch)
 
 
+def _seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def worker(args) -> int:
     """One method, one batch, an upward sweep of n: prints one JSON line."""
     import torch
@@ -85,9 +92,7 @@ def worker(args) -> int:
     base = peak_rss_bytes()
     train, _ = make(qubits[0], 1)
     train()  # warm-up (compilation)
-    t0 = time.perf_counter()
-    train()
-    guess = (time.perf_counter() - t0) * args.batch
+    guess = min(_seconds(train) for _ in range(2)) * args.batch
     if guess > args.point_budget:
         why = (f"predicted {guess:.0f} s per step (batch 1 at n={qubits[0]} times {args.batch}) "
                f"> budget {args.point_budget:g} s")
