@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             done = [p for p in r["points"] if "skipped" not in p]
             skips = [f"n={p['n']} ({p['skipped']})" for p in r["points"] if "skipped" in p]
+            if not done and len({p["skipped"] for p in r["points"]}) == 1:
+                skips = [f"every n ({r['points'][0]['skipped']})"]
             fit = r["fit"]
             fmt = lambda a: "n/a" if a is None else f"{a:.2f}"  # noqa: E731
             peak = (done[-1]["peak_rss_bytes"] - r["baseline_rss_bytes"]) / 2**20 if done else math.nan
