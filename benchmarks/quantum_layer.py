@@ -20,7 +20,7 @@ compare the ratios, which are measured in the same run under the same load.
 
     python benchmarks/quantum_layer.py            # full run (a few minutes with qiskit)
     python benchmarks/quantum_layer.py --quick    # a few seconds per method
-    python benchmarks/quantum_layer.py --python tensorcircuit=/work/venv-tc/bin/python \
+    python benchmarks/quantum_layer.py --python tensorcircuit=/work/venv-tc/bin/python \\
         --python torchquantum=/work/venv-tq/bin/python --python qiskit=/work/venv-qiskit/bin/python
 """
 

@@ -16,7 +16,9 @@ Methods (each in its own subprocess, so imports and memory high-water marks neve
 * qujax, tensorcircuit, torchquantum, qiskit   the circuits of benchmarks/rivals.py (qujax and
                 tensorcircuit-ng's pytorch backend, torchquantum 0.1.8, qiskit-machine-learning's
                 EstimatorQNN), each in the interpreter that has it (--python NAME=PATH, default
-                this one); a rival that is not installed there is skipped with the reason
+                this one); a rival that is not installed there is skipped with the reason.
+                Workers time with hqmed.quantum.scaling (from src/, put on PYTHONPATH), so the
+                rival's interpreter needs hqmed's core dependencies too: torch, numpy, pyyaml
 
 Before its sweep, each worker times a warm batch-1 step at the smallest n (the faster of two); a
 sweep at batch B whose B-fold of that exceeds --point-budget is skipped whole. So qiskit, whose
@@ -33,7 +35,7 @@ The fitted exponent alpha is the least-squares slope of log2(time) against n for
 
     python benchmarks/qubit_scaling.py --max-qubits 16     # < 10 min on 2 cores
     python benchmarks/qubit_scaling.py --quick             # n = 4..10, a minute
-    python benchmarks/qubit_scaling.py --max-qubits 16 --python tensorcircuit=/work/venv-tc/bin/python \
+    python benchmarks/qubit_scaling.py --max-qubits 16 --python tensorcircuit=/work/venv-tc/bin/python \\
         --python torchquantum=/work/venv-tq/bin/python --python qiskit=/work/venv-qiskit/bin/python
 """
 
