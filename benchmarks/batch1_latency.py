@@ -5,7 +5,7 @@ Forward + backward, and no-grad inference, of AngleEmbedding(RY) + 3 StronglyEnt
 
 * hqmed        QuantumLayer with simulator "auto" (the compiled kernel where it is available)
 * hqmed.torch  the same layer held on the pure-torch path (``kernel_max_batch=0``): the fallback
-* qujax        jax.jit of value_and_grad of the same circuit (the one of benchmarks/qubit_scaling.py),
+* qujax        jax.jit of value_and_grad of the same circuit (the one of benchmarks/rivals.py),
                when installed
 
 The methods take turns, one sample each per round (``--rounds``), so load from other processes hits
@@ -27,9 +27,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import rivals  # same folder: the benchmarks' one timer and one qujax circuit
 import torch
-from quantum_layer import qujax_available, time_calls  # same folder: the benchmarks' one timer
-from qubit_scaling import _qujax_calls  # same folder: the benchmarks' one qujax circuit
 
 from hqmed.eval.cost import load_average
 from hqmed.quantum import EngineOptions, QuantumLayer, kernel_status
@@ -47,13 +46,13 @@ def _methods(n: int, batch: int) -> dict:
            "hqmed.torch": QuantumLayer(n, N_LAYERS, rotation="Y", engine=EngineOptions(kernel_max_batch=0))}
     out["hqmed.torch"].load_state_dict(out["hqmed"].state_dict())
     calls = {name: layer_calls(layer, n, batch) for name, layer in out.items()}
-    if not qujax_available():
+    if rivals.skip_reason("qujax", sys.executable):  # not installed here
         return calls
-    calls["qujax"] = _qujax_calls(n, batch)
+    calls["qujax"] = rivals.qujax_calls(n, batch)
     # agreement on the same inputs and weights (float32)
     x = torch.rand(3, n) * 3
     w = out["hqmed"].weights.detach()
-    got = np.asarray(_qujax_calls(n, 3, x.numpy(), w.numpy())[1]())
+    got = rivals.qujax_calls(n, 3, x.numpy(), w.numpy())[1]()
     with torch.no_grad():
         ref = out["hqmed"].eval()(x).numpy()
     out["hqmed"].train()
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(rounds):
             for name, (train, infer) in calls.items():
                 for mode, fn in (("train", train), ("infer", infer)):
-                    got = time_calls(fn, 1, budget)
+                    got = rivals.time_calls(fn, 1, budget)
                     for clock in ("wall", "cpu"):
                         samples[f"{name}/{mode}"][clock] += got[clock]
         point = {"agreement_max_abs": agreement, "samples_s": samples,
