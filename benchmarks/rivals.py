@@ -342,7 +342,7 @@ def layer_worker(args) -> dict:
             out["train_step_s"][str(batch)] = {k: second[k] + more[k] for k in second}
         last = (batch, min(out["train_step_s"][str(batch)]["wall"]))
     infer = make(n, 1)[1]
-    out["inference_batch1_s"] = time_calls(infer, args.repeats, args.budget / 4)["wall"]
+    out["inference_batch1_s"] = time_calls(infer, args.repeats, args.budget / 4)
     return out
 
 
