@@ -20,7 +20,9 @@ from hqmed.eval.cost import (
     quantum_layers,
     saved_activation_bytes,
 )
+from hqmed.models import create_model
 from hqmed.quantum import CircuitResources
+from hqmed.study.runner import flatten_cost
 
 
 class FakeQuantum(nn.Module):
@@ -70,6 +72,27 @@ def test_params_and_flops_equal_formulas():
     linears = 2 * 32 * 4 + 2 * 4 * 3
     assert f["total"] == conv + linears
     assert f["quantum_counted"] == 0 and f["classical"] == f["total"]
+
+
+def test_flop_figures_do_not_depend_on_the_simulator():
+    """The compiled kernel is invisible to torch's FLOP counter, the torch simulators are not:
+    the layers outside the circuit (counted) and the circuit's analytic estimate are the same
+    either way, and the study's Table 8 row is their sum."""
+    def cost(**quantum_kwargs):
+        torch.manual_seed(0)
+        net = create_model("hq_litespinenet", num_classes=8, in_chans=3,
+                           quantum_kwargs=quantum_kwargs or None)
+        return measure_cost(net, (3, 48, 48), timing=False)
+
+    torch_path = cost(kernel_max_batch=0)
+    default = cost()
+    assert torch_path["flops_quantum_counted"] > 0  # the torch simulator's matmuls are seen
+    for key in ("flops_classical", "flops_circuit_estimate", "flops_total_estimate"):
+        assert default[key] == torch_path[key], key
+    assert torch_path["flops_total_estimate"] == (torch_path["flops_classical"]
+                                                  + torch_path["flops_circuit_estimate"])
+    assert flatten_cost(default)["flops"] == flatten_cost(torch_path)["flops"] \
+        == default["flops_total_estimate"]
 
 
 def test_quantum_layers_and_evaluations():

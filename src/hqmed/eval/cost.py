@@ -8,7 +8,10 @@
   and pooling are not counted). Ops inside quantum layers are split out
   (``flops_quantum_counted``): a simulator's complex matmuls are counted as if real (about 4x
   too few) and its elementwise gate updates not at all, so the circuit's own analytic estimate
-  (:func:`circuit_flops`) is reported next to it and used in ``flops_total_estimate``.
+  (:func:`circuit_flops`) is reported next to it and used in ``flops_total_estimate``. The
+  compiled circuit kernel (:mod:`hqmed.quantum.kernel`) runs outside torch, so the counter sees
+  none of its work (``flops_quantum_counted`` is 0 where it runs): ``flops_classical`` and
+  ``flops_total_estimate`` are the figures that do not depend on which simulator ran.
 - ``latency_ms``: inference at batch 1 (eval mode, ``torch.no_grad``), median and IQR over
   ``repeats`` after ``warmup`` runs.
 - ``train_step_ms``: one forward + cross-entropy backward + Adam step at ``train_batch_size``

@@ -487,7 +487,7 @@ def external(ext: Sequence[Mapping[str, Any]]) -> Table:
 COST_ROWS = [
     ("input_shape", "Input (channels × height × width)", None),
     ("trainable_params", "Trainable parameters", 0),
-    ("flops", "FLOPs per image (forward, counted)", 0),
+    ("flops", "FLOPs per image (forward: layers counted, circuit estimated)", 0),
     ("latency_ms", "Inference latency, batch 1 (ms, median)", 3),
     ("train_step_ms", "Training step (ms, median, at batch {train_batch_size})", 1),
     ("train_epoch_s", "Training time per epoch, measured in the run (s)", 2),

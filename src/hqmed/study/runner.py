@@ -341,7 +341,9 @@ def flatten_cost(c: dict) -> dict:
     flat: dict[str, Any] = {
         "input_shape": "x".join(str(s) for s in c.get("input_shape", [])),
         "trainable_params": c.get("params"),
-        "flops": c.get("flops"),
+        # layers counted by torch + the circuit's analytic estimate: the same whichever
+        # simulator ran (the compiled kernel is invisible to torch's FLOP counter)
+        "flops": c.get("flops_total_estimate", c.get("flops")),
         "latency_ms": (c.get("latency_ms") or {}).get("median"),
         "train_step_ms": (c.get("train_step_ms") or {}).get("median"),
         "train_batch_size": c.get("train_batch_size"),
