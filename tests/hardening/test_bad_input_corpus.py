@@ -89,6 +89,13 @@ def set_image_id(root: Path, row: int, image_id: str) -> Path:
     return csv
 
 
+def first_image(root: Path) -> Path:
+    """The DICOM file of row 0 of ``annotations/train.csv``."""
+    csv = root / "annotations" / "train.csv"
+    image_id = pd.read_csv(csv, dtype={"image_id": str})["image_id"][0]
+    return root / "train_images" / f"{image_id}.dicom"
+
+
 def load_vindr_train(root: Path, **kw):
     from hqmed.data.vindr import load_vindr
 
@@ -137,8 +144,7 @@ def vindr_image_id_absolute_path(tmp):
 def vindr_symlink_leading_outside(tmp):
     root = phantoms(tmp)
     csv = root / "annotations" / "train.csv"
-    image_id = pd.read_csv(csv, dtype={"image_id": str})["image_id"][0]
-    img = root / "train_images" / f"{image_id}.dicom"
+    img = first_image(root)
     outside = tmp / "elsewhere.dicom"
     shutil.move(img, outside)
     img.symlink_to(outside)
@@ -148,9 +154,7 @@ def vindr_symlink_leading_outside(tmp):
 @case
 def vindr_symlink_inside_root(tmp):
     root = phantoms(tmp)
-    csv = root / "annotations" / "train.csv"
-    image_id = pd.read_csv(csv, dtype={"image_id": str})["image_id"][0]
-    img = root / "train_images" / f"{image_id}.dicom"
+    img = first_image(root)
     kept = root / "train_images" / "store" / "kept.dicom"
     kept.parent.mkdir()
     shutil.move(img, kept)

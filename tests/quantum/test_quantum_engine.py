@@ -193,16 +193,6 @@ def test_sign_matrix_is_not_handed_out_mutable():
     assert sign_matrix(3, torch.float64).abs().sum() == 24
 
 
-def test_pennylane_backend_honours_load_state_dict_assign():
-    pytest.importorskip("pennylane")
-    torch.manual_seed(3)
-    ref = QuantumLayer(3, 1).double()
-    pl = QuantumLayer(3, 1, backend="pennylane").double()
-    pl.load_state_dict({"weights": ref.weights.detach().clone()}, assign=True)
-    x = torch.rand(2, 3, dtype=torch.float64)
-    torch.testing.assert_close(pl(x), ref(x), atol=1e-10, rtol=0)
-
-
 def test_option_groups_and_flat_config_build_the_same_layer():
     from hqmed.quantum import AnsatzOptions
 
