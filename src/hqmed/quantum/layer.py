@@ -39,6 +39,14 @@ _TORCH_DIFF = ("backprop", "parameter-shift")
 _BROADCAST_GRAD = ("backprop", "adjoint", "best")  # PennyLane methods that handle batched inputs
 
 
+
+def _require_kernel() -> None:
+    """Raise a ConfigError naming why when ``simulator="kernel"`` cannot run here."""
+    status = kernel_status()
+    if not status.available:
+        raise ConfigError(f"simulator: expected the compiled kernel for simulator='kernel'; "
+                          f"got none ({status.reason})")
+
 class QuantumLayer(nn.Module):
     """Angle-embedding variational circuit returning PauliZ expectations on every wire.
 
@@ -113,10 +121,7 @@ class QuantumLayer(nn.Module):
             if diff_method != "backprop":
                 raise ConfigError(f"simulator: expected diff_method='backprop' for simulator='kernel'; "
                                   f"got {diff_method!r}")
-            status = kernel_status()
-            if not status.available:
-                raise ConfigError(f"simulator: expected the compiled kernel for simulator='kernel'; "
-                                  f"got none ({status.reason})")
+            _require_kernel()
         if backend == "torch" and device is not None:
             raise ConfigError("device: expected backend='pennylane' for device options; got backend='torch'")
         options.check_ranges(ansatz, n_qubits, n_layers)
@@ -244,9 +249,7 @@ class QuantumLayer(nn.Module):
         if not (x.is_cpu and w.is_cpu):
             raise ConfigError(f"simulator: expected CPU tensors for simulator='kernel'; got inputs "
                               f"on {x.device} and weights on {w.device}")
-        if not kernel_status().available:  # simulator="kernel" set after construction
-            raise ConfigError(f"simulator: expected the compiled kernel for simulator='kernel'; "
-                              f"got none ({kernel_status().reason})")
+        _require_kernel()  # simulator="kernel" may have been set after construction
         return True
 
     def _simulate(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
